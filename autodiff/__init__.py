@@ -1,0 +1,40 @@
+"""autodiff: reverse-mode automatic differentiation on a scalar graph or on NumPy arrays.
+
+>>> import autodiff as ad
+>>> x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x ** 2).sum().backward()
+>>> x.grad
+Tensor([2., 4., 6.])
+"""
+
+from autodiff._engine import grad
+from autodiff._mode import (
+    default_rng, detect_anomaly, enable_grad, is_grad_enabled, manual_seed, no_grad, set_grad_enabled,
+)
+from autodiff.function import Function, FunctionCtx
+from autodiff.gradcheck import (
+    GradcheckError, GradcheckKinkWarning, GradcheckReport, gradcheck, gradcheck_report, gradgradcheck,
+)
+from autodiff.ops import (
+    abs, argmax, argmin, broadcast_to, clip, concatenate, cos, exp, flatten, leaky_relu, log,
+    log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, pad, relu, reshape, sigmoid,
+    sin, softmax, softplus, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var, where,
+)
+from autodiff.scalar import Scalar
+from autodiff.tensor import (
+    BACKENDS, Tensor, arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS", "Function", "FunctionCtx", "GradcheckError", "GradcheckKinkWarning",
+    "GradcheckReport", "Scalar", "Tensor", "abs", "arange", "argmax", "argmin", "broadcast_to",
+    "clip", "concatenate", "cos", "default_rng", "detect_anomaly", "enable_grad", "exp", "eye",
+    "flatten", "full", "grad", "gradcheck", "gradcheck_report", "gradgradcheck",
+    "is_grad_enabled", "leaky_relu", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "no_grad", "ones", "ones_like", "pad", "rand",
+    "randn", "relu", "reshape", "set_grad_enabled", "sigmoid", "sin", "softmax", "softplus",
+    "sqrt", "squeeze", "stack", "sum", "tanh", "tensor", "transpose", "unsqueeze", "var", "where",
+    "zeros", "zeros_like",
+]

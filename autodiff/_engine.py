@@ -1,0 +1,384 @@
+"""The Tensor graph: ops, recording (apply), broadcasting, and the backward pass on both back ends.
+
+An ``Op`` pairs a forward on arrays with derivative rules. ``vjps`` holds one rule per input,
+``rule(grad, out, *inputs, **params)``; an op whose inputs share work gives a joint ``vjp``
+returning one gradient per input instead. The backward pass calls the rules with ndarrays (first
+order, fast) or with Tensors (``create_graph=True``, so the derivative is recorded in turn). Only
+this module sums broadcast gradients back to an input's shape, accumulates, and frees graphs.
+
+On the scalar back end a Tensor holds an object array of ``Scalar`` nodes; the forward runs the
+same array code on it (or the op's ``scalar`` version), so the recorded graph is the graph of
+Scalars, and backward is the Scalar engine's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autodiff import scalar as _scalar
+from autodiff._mode import _anomaly, _grad_enabled, _scope, no_grad
+from autodiff.scalar import Scalar
+
+__all__ = ["Op", "apply", "backward", "grad", "unbroadcast"]
+
+_new = object.__new__
+
+
+class Op:
+    """A differentiable operation on Tensors, also callable on plain ndarrays.
+
+    ``forward(*arrays, **params)`` computes the result; ``vjps`` (one rule per input) or ``vjp``
+    (one joint rule returning a gradient per input) compute vector-Jacobian products;
+    ``scalar(*object_arrays, **params)`` replaces forward on the scalar back end when NumPy's
+    object-array code cannot run the forward on Scalars. A rule of ``None`` marks an input as not
+    differentiable.
+    """
+
+    __slots__ = ("name", "forward", "vjps", "vjp", "scalar")
+
+    def __init__(self, name, forward, vjps=(), *, vjp=None, scalar=None):
+        self.name, self.forward, self.vjps, self.vjp, self.scalar = name, forward, vjps, vjp, scalar
+
+    def __call__(self, *args, **params):
+        for a in args:
+            if isinstance(a, Tensor):
+                return apply(self, args, params)
+        return self.forward(*args, **params)
+
+    def __repr__(self):
+        return f"Op({self.name})"
+
+
+def _shape_note(args):
+    shapes = [tuple(a.shape) for a in args if isinstance(a, (Tensor, np.ndarray))]
+    return " and ".join(str(s) for s in shapes)
+
+
+def _as_array(out, backend):
+    if type(out) is np.ndarray:
+        return out
+    if backend == "scalar" and not isinstance(out, (np.generic, bool, int, float)):
+        a = np.empty((), dtype=object)
+        a[()] = out
+        return a
+    return np.asarray(out)
+
+
+def apply(op: Op, args: tuple, params: dict):
+    """Run ``op`` on ``args`` (Tensors, ndarrays or numbers) and record it when a Tensor input
+    requires grad and grad mode is on."""
+    backend = None
+    rg = False
+    for a in args:
+        if isinstance(a, Tensor):
+            if backend is None:
+                backend = a._backend
+            elif a._backend != backend:
+                raise ValueError(
+                    f"{op.name}: cannot mix back ends '{backend}' and '{a._backend}' in one op; "
+                    f"convert one with .to('{backend}')"
+                )
+            rg = rg or a._rg
+    rg = rg and _grad_enabled.get()
+    raw = [a.data if isinstance(a, Tensor) else a for a in args]
+    try:
+        if backend == "numpy":
+            out = op.forward(*raw, **params)
+        else:
+            fwd = op.scalar or op.forward
+            if rg:
+                out = fwd(*raw, **params)
+            else:  # nothing to differentiate: the Scalars are constants, not graph nodes
+                with no_grad():
+                    out = fwd(*raw, **params)
+    except ValueError as e:
+        raise ValueError(f"{op.name}: {e} (input shapes {_shape_note(args)})") from None
+    out = _as_array(out, backend)
+    t = _new(Tensor)
+    t.data, t._backend, t._grad, t.label = out, backend, None, None
+    t._freed = False
+    if rg:
+        t._rg, t._op, t._parents, t._params, t._scope = True, op, args, params or None, _scope.get()
+    else:
+        t._rg, t._op, t._parents, t._params, t._scope = False, None, (), None, None
+    if _anomaly.get():
+        _check_finite(out, backend, f"forward of '{op.name}'")
+    return t
+
+
+def _check_finite(arr, backend, what):
+    vals = _values(arr) if backend == "scalar" else arr
+    if vals.dtype.kind in "fc" and not np.all(np.isfinite(vals)):
+        bad = "nan" if np.any(np.isnan(vals)) else "inf"
+        raise FloatingPointError(f"{what} produced {bad}")
+
+
+def _values(obj):
+    """Float values of an object array of Scalars (or the array itself when it holds numbers)."""
+    if obj.dtype != object:
+        return obj
+    return obj.astype(np.float64)
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    The one place where broadcast gradients are reduced; works on ndarrays and on Tensors.
+    """
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes)
+    if grad.shape != shape:
+        grad = grad.reshape(shape)
+    return grad
+
+
+# --- backward ---------------------------------------------------------------------------------
+
+
+def _toposort(roots):
+    """Tensors that require grad reachable from roots, every one after its parents."""
+    order, seen = [], set()
+    for root in roots:
+        if id(root) in seen or not root._rg:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root._parents))]
+        while stack:
+            node, parents = stack[-1]
+            for p in parents:
+                if isinstance(p, Tensor) and p._rg and id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append((p, iter(p._parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _seed(root, g, create_graph):
+    """The gradient that starts backward at ``root``, as an array (or Tensor for create_graph)."""
+    if g is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for outputs with one element; "
+                f"pass gradient= (an array of shape {root.shape})"
+            )
+        g = np.ones(root.shape, dtype=root.dtype)
+    if isinstance(g, Tensor):
+        if g._backend != root._backend:
+            raise ValueError(f"backward: gradient is on back end '{g._backend}', output on '{root._backend}'")
+        if not create_graph:
+            g = g.numpy() if root._backend == "scalar" else g.data
+    else:
+        g = np.asarray(g, dtype=root.dtype if root.dtype.kind == "f" else np.float64)
+    if tuple(g.shape) != root.shape:
+        raise ValueError(f"backward: gradient shape {tuple(g.shape)} does not match output shape {root.shape}")
+    return g
+
+
+def _run(roots, seeds, retain_graph, create_graph, inputs=None):
+    """Backward from roots. Returns {id: gradient} for ``inputs`` when given, otherwise
+    accumulates into the ``.grad`` of leaves that require grad."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    backend = roots[0]._backend
+    for r in roots:
+        if r._backend != backend:
+            raise ValueError("backward: outputs live on different back ends")
+        if not r._rg:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn: "
+                "no input of this output has requires_grad=True"
+            )
+    seeds = [_seed(r, g, create_graph) for r, g in zip(roots, seeds)]
+    order = _toposort(roots)
+    for node in order:
+        if node._freed:
+            raise RuntimeError(_scalar._FREED)
+    if backend == "scalar":
+        return _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs)
+    return _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs)
+
+
+def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
+    grads = {}
+    for r, s in zip(roots, seeds):
+        grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    found = {}
+    handed = set()  # ids of arrays already stored as some leaf's .grad (never alias two leaves)
+    anomaly = _anomaly.get()
+    token = _grad_enabled.set(create_graph)
+    try:
+        for node in reversed(order):
+            k = id(node)
+            g = grads.pop(k, None)
+            if g is None:
+                continue
+            if wanted is not None:
+                if k in wanted:
+                    found[k] = g
+            op = node._op
+            if op is None:
+                if wanted is None:
+                    _accumulate_leaf(node, g, create_graph, handed)
+                continue
+            parents, params = node._parents, node._params or {}
+            if create_graph:
+                out, args = node, parents
+            else:
+                out = node.data
+                args = [p.data if isinstance(p, Tensor) else p for p in parents]
+            if op.vjp is not None:
+                needs = tuple(isinstance(p, Tensor) and p._rg for p in parents)
+                pgs = op.vjp(g, out, *args, needs=needs, **params)
+            else:
+                pgs = [None] * len(parents)
+                for i, p in enumerate(parents):
+                    if isinstance(p, Tensor) and p._rg:
+                        rule = op.vjps[i]
+                        if rule is None:
+                            raise RuntimeError(f"{op.name}: input {i} is not differentiable")
+                        pgs[i] = rule(g, out, *args, **params)
+            for p, pg in zip(parents, pgs):
+                if pg is None or not (isinstance(p, Tensor) and p._rg):
+                    continue
+                if pg.shape != p.shape:
+                    pg = unbroadcast(pg, p.shape)
+                if pg.dtype != p.dtype:
+                    pg = pg.astype(p.dtype)
+                if anomaly:
+                    _check_finite(pg.data if create_graph else pg, "numpy", f"backward of '{op.name}'")
+                kp = id(p)
+                grads[kp] = grads[kp] + pg if kp in grads else pg
+            if not retain_graph:
+                node._freed = True
+    finally:
+        _grad_enabled.reset(token)
+    return found
+
+
+def _accumulate_leaf(leaf, g, create_graph, handed):
+    if create_graph:
+        leaf._grad = g if leaf._grad is None else leaf._grad + g
+        return
+    if leaf._grad is None:
+        # Keep the array when it is ours alone; copy views, read-only or shared arrays.
+        if not (g.flags.owndata and g.flags.writeable and id(g) not in handed):
+            g = np.array(g)
+        handed.add(id(g))
+        leaf._grad = Tensor._wrap(g, "numpy")
+    else:
+        leaf._grad.data = leaf._grad.data + g
+
+
+_GRAD = Op("grad", None)  # marks a gradient recorded by create_graph on the scalar back end
+
+
+def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
+    flat_roots, flat_seeds, seed_tensors = [], [], []
+    for r, s in zip(roots, seeds):
+        flat_roots.extend(r.data.ravel().tolist())
+        if isinstance(s, Tensor):
+            if s._rg:
+                seed_tensors.append(s)
+            s = s.data
+        flat_seeds.extend(np.asarray(s).ravel().tolist())
+    leaves = [n for n in order if n._op is None]
+    targets = leaves if inputs is None else list(inputs)
+    capture = {}
+    for t in targets:
+        for s in t.data.ravel().tolist():
+            capture[id(s)] = None  # stays None unless the backward pass reaches it
+    _scalar.backprop(
+        flat_roots,
+        flat_seeds,
+        retain_graph=retain_graph,
+        create_graph=create_graph,
+        accumulate=inputs is None,
+        capture=capture,
+    )
+    if not retain_graph:
+        for node in order:
+            if node._op is not None:
+                node._freed = True
+    found = {}
+    for t in targets:
+        gs = [capture[id(s)] for s in t.data.ravel().tolist()]
+        if all(g is None for g in gs):
+            continue  # not used in the graph
+        gs = [0.0 if g is None else g for g in gs]
+        if create_graph:
+            arr = np.empty(len(gs), dtype=object)
+            arr[:] = [g if g.__class__ is Scalar else Scalar(g) for g in gs]
+            gt = Tensor._wrap(arr.reshape(t.shape), "scalar")
+            # The Scalars carry the real graph; at the Tensor level the gradient depends on (a
+            # superset of) the leaves and the seeds, which is what later backward passes search.
+            gt._rg, gt._op, gt._parents = True, _GRAD, tuple(leaves) + tuple(seed_tensors)
+        else:
+            gt = Tensor(np.array(gs, dtype=np.float64).reshape(t.shape), backend="scalar")
+        if inputs is None:
+            t._grad = gt if t._grad is None else _add_grads(t._grad, gt)
+        else:
+            found[id(t)] = gt
+    return found
+
+
+def _add_grads(a, b):
+    if not (a._rg or b._rg):
+        return Tensor(a.numpy() + b.numpy(), backend="scalar")
+    return a + b
+
+
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
+    """``tensor.backward(...)``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
+    _run([tensor], [gradient], retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, as a tuple, without touching ``.grad``.
+
+    >>> x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    >>> (gx,) = ad.grad((x ** 3).sum(), x, create_graph=True)   # 3x², differentiable again
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError("grad: one of the inputs does not require grad")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)) and single_out:
+        grad_outputs = [grad_outputs]
+    found = _run(outputs, list(grad_outputs), retain_graph, create_graph, inputs=inputs)
+    result = []
+    for t in inputs:
+        g = found.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    "grad: one of the differentiated Tensors was not used in the graph; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+            continue
+        if not isinstance(g, Tensor):
+            g = Tensor._wrap(np.array(g) if not g.flags.owndata else g, "numpy")
+        if g.shape != t.shape:  # an input reached only through broadcasting
+            g = unbroadcast(g, t.shape)
+        result.append(g)
+    return tuple(result)
+
+
+from autodiff.tensor import Tensor  # noqa: E402  (Tensor's methods use this module's ops)

@@ -1,0 +1,159 @@
+"""Custom ops: subclass ``Function`` with ``forward(ctx, *args)`` and ``backward(ctx, *grads)``.
+
+>>> class Cube(ad.Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         ctx.save_for_backward(x)
+...         return x ** 3
+...     @staticmethod
+...     def backward(ctx, g):
+...         (x,) = ctx.saved_tensors
+...         return 3 * x ** 2 * g
+>>> y = Cube.apply(ad.Tensor([2.0], requires_grad=True))
+
+``forward`` runs without recording and returns one Tensor; ``backward`` receives the gradient of
+that output and returns one gradient (Tensor, array or None) per forward argument. Written with
+Tensor ops, ``backward`` is itself differentiable under ``create_graph=True``. On the scalar back
+end every output element becomes a Scalar node whose rule calls ``backward``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autodiff._engine import Op, apply
+from autodiff._mode import _grad_enabled, no_grad
+from autodiff.scalar import Scalar, _node, _Op
+from autodiff.tensor import Tensor
+
+__all__ = ["Function", "FunctionCtx"]
+
+
+class FunctionCtx:
+    """What ``forward`` leaves for ``backward``: saved Tensors, other attributes, and
+    ``needs_input_grad`` (one bool per forward argument)."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self._saved = ()
+
+    def save_for_backward(self, *tensors):
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return self._saved
+
+
+class Function:
+    """Base class of user-defined differentiable ops; call ``MyFunction.apply(*args)``."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("Function subclasses define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("Function subclasses define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args):
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        backends = {t.backend for t in tensors}
+        if len(backends) > 1:
+            raise ValueError(f"{cls.__name__}: cannot mix back ends {sorted(backends)} in one op")
+        ctx = FunctionCtx(tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+        with no_grad():
+            out = cls.forward(ctx, *args)
+        if isinstance(out, tuple):
+            raise TypeError(f"{cls.__name__}.forward must return a single Tensor, got a tuple")
+        if not isinstance(out, Tensor):
+            out = Tensor(out, backend=tensors[0].backend if tensors else "numpy")
+        if not (any(ctx.needs_input_grad) and _grad_enabled.get()):
+            return out
+        if out.backend == "scalar":
+            return _scalar_nodes(cls, ctx, args, out)
+        op = Op(cls.__name__, lambda *a, **k: out.data, vjp=_function_vjp(cls, ctx, args))
+        return apply(op, args, {})
+
+
+def _check_grads(cls, grads, args):
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(args):
+        raise ValueError(
+            f"{cls.__name__}.backward returned {len(grads)} gradient(s), expected {len(args)} "
+            f"(one per forward argument, None for those without)"
+        )
+    out = []
+    for i, (g, a) in enumerate(zip(grads, args)):
+        if g is None or not isinstance(a, Tensor):
+            out.append(None)
+            continue
+        shape = tuple(np.shape(g.data if isinstance(g, Tensor) else g))
+        if shape != a.shape:
+            raise ValueError(
+                f"{cls.__name__}.backward returned a gradient of shape {shape} for argument {i} "
+                f"of shape {a.shape}"
+            )
+        out.append(g)
+    return out
+
+
+def _function_vjp(cls, ctx, args):
+    def vjp(g, out, *inputs, needs):
+        if isinstance(g, Tensor):  # create_graph: backward records its own graph
+            grads = _check_grads(cls, cls.backward(ctx, g), args)
+            return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
+        with no_grad():
+            grads = _check_grads(cls, cls.backward(ctx, Tensor._wrap(g, "numpy")), args)
+        return [None if gr is None else np.asarray(gr.data if isinstance(gr, Tensor) else gr) for gr in grads]
+
+    return vjp
+
+
+def _scalar_nodes(cls, ctx, args, out):
+    """Each output element a Scalar node over every input Scalar, whose rule runs backward with a
+    one-hot output gradient (n backward calls: the scalar back end is for small graphs)."""
+    slots = []  # (argument index, flat position) of each input Scalar
+    prev = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and a.requires_grad:
+            flat = a.data.ravel().tolist()
+            slots.extend((i, j) for j in range(len(flat)))
+            prev.extend(flat)
+    prev = tuple(prev)
+    shape = out.shape
+    values = out.numpy().ravel()
+
+    def rule_for(k):
+        def vjp(g, out_value, *inputs):
+            graph = g.__class__ is Scalar
+            seed = np.empty(len(values), dtype=object)
+            seed[:] = [Scalar(0.0) for _ in range(len(values))]
+            seed[k] = g if graph else Scalar(g)
+            gt = Tensor._wrap(seed.reshape(shape), "scalar")
+            gt._rg = graph
+            if graph:
+                grads = cls.backward(ctx, gt)
+            else:
+                with no_grad():
+                    grads = cls.backward(ctx, gt)
+            grads = _check_grads(cls, grads, args)
+            result = []
+            for i, j in slots:
+                gr = grads[i]
+                if gr is None:
+                    result.append(0.0)
+                    continue
+                el = gr.data.ravel()[j] if isinstance(gr, Tensor) else np.asarray(gr).ravel()[j]
+                result.append(el if graph and el.__class__ is Scalar else float(el))
+            return tuple(result)
+
+        return vjp
+
+    nodes = np.empty(len(values), dtype=object)
+    nodes[:] = [_node(float(v), _Op(cls.__name__, rule_for(k)), prev) for k, v in enumerate(values)]
+    res = Tensor._wrap(nodes.reshape(shape), "scalar")
+    res._rg, res._op, res._parents = True, Op(cls.__name__, None), tuple(args)
+    return res
