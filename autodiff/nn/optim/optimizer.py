@@ -13,7 +13,8 @@ import numbers
 import numpy as np
 
 from autodiff._mode import enable_grad
-from autodiff.nn.module import Module, _assign
+from autodiff.nn.module import Module
+from autodiff.nn.state import _assign
 from autodiff.tensor import Tensor
 
 __all__ = ["Optimizer"]
