@@ -152,3 +152,10 @@ def test_errors(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_scalar_backend_first_and_second_order():
+    x = ad.Tensor(np.random.default_rng(4).standard_normal((1, 2, 5)), requires_grad=True, backend="scalar")
+    for f in (lambda x: ad.max_pool1d(x, 2, stride=1) ** 2, lambda x: ad.avg_pool1d(x, 3, stride=2) ** 2):
+        assert ad.gradcheck(f, (x,))
+        assert ad.gradgradcheck(f, (x,))

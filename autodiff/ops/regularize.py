@@ -94,7 +94,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     (float ndarrays of shape (C,), or None) are updated in place with the batch mean and the
     unbiased batch variance: ``r = (1 - momentum) r + momentum * batch_stat``, as PyTorch's
     buffers. In evaluation mode the running statistics are used, and must be given. ``weight``
-    and ``bias`` (shape (C,)) may be None. Any (N, C, *) input works, as in PyTorch.
+    and ``bias`` (shape (C,)) may be None. As in ``torch.nn.functional.batch_norm``, ``weight``,
+    ``bias`` and ``training`` default to None, None and False, and any (N, C, *) input works;
+    ``momentum=None`` (PyTorch's cumulative average) is not supported.
     """
     xs = shape_of(x)
     if len(xs) < 2:
