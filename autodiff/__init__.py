@@ -20,6 +20,9 @@ from autodiff.ops import (
     log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, pad, relu, reshape, sigmoid,
     sin, softmax, softplus, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var, where,
 )
+from autodiff.ops import (
+    avg_pool1d, avg_pool2d, batch_norm, conv1d, conv2d, dropout, max_pool1d, max_pool2d,
+)
 from autodiff.scalar import Scalar
 from autodiff.tensor import (
     BACKENDS, Tensor, arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
@@ -48,4 +51,5 @@ __all__ = [
     "randn", "relu", "reshape", "set_grad_enabled", "sigmoid", "sin", "softmax", "softplus",
     "sqrt", "squeeze", "stack", "sum", "tanh", "tensor", "transpose", "unsqueeze", "var", "where",
     "zeros", "zeros_like",
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "dropout", "batch_norm",
 ]
