@@ -61,9 +61,6 @@ class BatchNorm1d(_BatchNorm):
 
     def forward(self, x):
         self._check(x)
-        if x.ndim == 3:
-            n, c, length = x.shape
-            return self._norm(x.reshape(n, c, length, 1)).reshape(n, c, length)
         return self._norm(x)
 
 
