@@ -2,8 +2,13 @@
 (MLP, nn.cross_entropy, optim.SGD) against the same step written with raw Tensors
 (x @ W + b, relu, log_softmax · one-hot by hand, manual SGD update), in float64 and float32.
 
-Repeats are interleaved (nn, raw, nn, raw, ...) so both see the same machine load; the table
-shows the median time per step and the ratio nn / raw (target: <= 1.1).
+Repeats are interleaved (nn, raw, raw, nn, ...) so both see the same machine load; the table
+shows the median time per step and the median of the paired ratios nn / raw, with their
+interquartile range (target: <= 1.1).
+
+OpenBLAS runs single-threaded unless OPENBLAS_NUM_THREADS is set: these matrices are small,
+and on a shared 2-core machine a second BLAS thread waiting for a busy core makes single steps
+vary by 2x, which hides the API overhead being measured (both sides use the same BLAS calls).
 
     PYTHONPATH=. python benchmarks/bench_nn.py [--repeats 30] [--steps 20]
 """
@@ -15,10 +20,13 @@ import os
 import platform
 import time
 
-import numpy as np
+_PINNED = "OPENBLAS_NUM_THREADS" not in os.environ
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads OpenBLAS
 
-import autodiff as ad
-from autodiff import nn
+import numpy as np  # noqa: E402
+
+import autodiff as ad  # noqa: E402
+from autodiff import nn  # noqa: E402
 
 
 def _nn_step(dtype, X, y):
@@ -81,20 +89,27 @@ def main(argv=None):
     y = rng.integers(0, 10, 64)
     print(f"numpy {np.__version__}, python {platform.python_version()}, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, cpus={os.cpu_count()}")
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}{' (set by this script)' if _PINNED else ''}, "
+          f"cpus={os.cpu_count()}")
     print(f"MLP 64-128-128-10, batch 64; median of {args.repeats} interleaved repeats of {args.steps} steps")
-    print(f"{'dtype':<8} {'nn API':>12} {'raw Tensors':>12} {'ratio':>7}")
+    print(f"{'dtype':<8} {'nn API':>12} {'raw Tensors':>12} {'ratio':>7}  {'ratio IQR':>13}")
     for dtype in (np.float64, np.float32):
         a, b = _nn_step(dtype, X, y), _raw_step(dtype, X, y)
         la, lb = float(a().item()), float(b().item())  # warm up; same start, same loss
         if not np.isclose(la, lb, rtol=1e-4):
             raise SystemExit(f"the two steps disagree: loss {la} vs {lb}")
         ta, tb = [], []
-        for _ in range(args.repeats):
-            ta.append(_time(a, args.steps))
-            tb.append(_time(b, args.steps))
-        ma, mb = np.median(ta), np.median(tb)
-        print(f"{np.dtype(dtype).name:<8} {ma * 1e6:>9.1f} us {mb * 1e6:>9.1f} us {ma / mb:>7.3f}")
+        for r in range(args.repeats):  # alternate which goes first, so neither always follows the other
+            if r % 2:
+                tb.append(_time(b, args.steps))
+                ta.append(_time(a, args.steps))
+            else:
+                ta.append(_time(a, args.steps))
+                tb.append(_time(b, args.steps))
+        ratios = np.array(ta) / np.array(tb)  # each pair ran back to back, under the same load
+        q1, q2, q3 = np.percentile(ratios, [25, 50, 75])
+        print(f"{np.dtype(dtype).name:<8} {np.median(ta) * 1e6:>9.1f} us {np.median(tb) * 1e6:>9.1f} us "
+              f"{q2:>7.3f}  {q1:.3f}-{q3:.3f}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from autodiff._engine import Op
 from autodiff.ops.activation import softmax
 from autodiff.ops.elementwise import abs as _abs
 from autodiff.ops.elementwise import relu, sigmoid
-from autodiff.ops.reduce import _shift
 from autodiff.tensor import Tensor
 
 __all__ = [
@@ -81,22 +80,26 @@ def _ce_core(z, target, reduction):
 
 
 def _ce_forward(x, target, reduction):
-    return _ce_core(x - _shift(x, 1), target, reduction)
+    return _ce_core(x - x.max(axis=1, keepdims=True), target, reduction)
 
 
 def _ce_scalar(x, target, reduction):
     # The same formula on Scalars; the row maximum is a constant shift (no gradient).
-    return _ce_core(x - _shift(x.astype(np.float64), 1), target, reduction)
+    return _ce_core(x - x.astype(np.float64).max(axis=1, keepdims=True), target, reduction)
 
 
 def _ce_rule(g, out, x, target, reduction):
     # d loss_i / d x_i = softmax(x_i)·sum(t_i) - t_i  (t_i the one-hot row for an index target)
-    s = softmax(x, axis=-1)
     n = x.shape[0]
+    if isinstance(x, np.ndarray):  # first order: softmax in place on one fresh array
+        s = np.exp(x - x.max(axis=1, keepdims=True))
+        s /= s.sum(axis=1, keepdims=True)
+    else:  # create_graph: recorded, so it can be differentiated again
+        s = softmax(x, axis=-1)
     if target.dtype.kind == "f":
         s = s * target.sum(axis=1, keepdims=True) - target
     elif isinstance(s, np.ndarray):
-        s[np.arange(n), target] -= 1  # s is a fresh array: subtract the one-hot in place
+        s[np.arange(n), target] -= 1
     else:
         s = s - one_hot(target, x.shape[1], dtype=s.dtype)
     if reduction == "none":
