@@ -153,3 +153,18 @@ def test_small_cnn_learns_digits():
     opt = nn.optim.Adam(model.parameters(), lr=1e-2)
     h = nn.fit(model, nn.cross_entropy, opt, (Xtr, ytr), (Xv, yv), epochs=5, rng=0, progress=False)
     assert h["val_acc"][h["best_epoch"]] > 0.93
+
+
+def test_dropout_and_batch_norm_mlp_back_ends_agree():
+    X = np.random.default_rng(4).standard_normal((5, 3))
+    outs = []
+    for backend in ad.BACKENDS:
+        model = nn.MLP([3, 4, 2], dropout=0.5, batch_norm=True, rng=0).to(backend)
+        x = ad.Tensor(X, requires_grad=True, backend=backend)
+        out = model(x)  # the same seed draws the same weights and the same dropout mask
+        out.sum().backward()
+        outs.append((out.numpy(), x.grad.numpy(), model[1].running_mean.copy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    no_dropout = nn.MLP([3, 4, 2], batch_norm=True, rng=0)(ad.Tensor(X)).numpy()  # same weights
+    assert not np.allclose(outs[0][0], no_dropout)  # the mask did change something
