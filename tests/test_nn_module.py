@@ -178,3 +178,9 @@ def test_bad_files_are_rejected(tmp_path):
 def test_repr_lists_children():
     text = repr(nn.MLP([2, 4, 1], rng=0))
     assert "(0): Linear(in_features=2, out_features=4, bias=True)" in text and "(1): ReLU()" in text
+
+
+def test_labels_follow_the_outermost_module():
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 2, rng=0)))
+    model[0][0].weight = ad.Tensor(np.ones((2, 2)), requires_grad=True)  # assigned after nesting
+    assert [p.label for p in model.parameters()] == ["0.0.weight", "0.0.bias"]

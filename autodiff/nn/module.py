@@ -43,6 +43,7 @@ class Module:
         d["_parameters"], d["_buffers"], d["_modules"] = {}, {}, {}
         d["training"] = True
         d["_scope_part"] = type(self).__name__
+        d["_path"] = ""  # dotted name inside the outermost module that holds this one (for labels)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -63,22 +64,28 @@ class Module:
         if "_parameters" not in d:
             raise TypeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
-        params.pop(name, None)
-        modules.pop(name, None)
-        if isinstance(value, Tensor) and value.requires_grad:
+        is_param, is_module = isinstance(value, Tensor) and value.requires_grad, isinstance(value, Module)
+        if not is_param:
+            params.pop(name, None)  # (a re-assigned parameter or module keeps its place in the order)
+        if not is_module:
+            modules.pop(name, None)
+        if is_param:
             if not value.is_leaf:
                 raise ValueError(
                     f"{type(self).__name__}.{name}: a parameter must be a leaf Tensor "
                     f"(use .detach().requires_grad_())"
                 )
             params[name] = value
-            _label(value, name)
+            _label(value, f"{d['_path']}.{name}" if d["_path"] else name)
             buffers.pop(name, None)
-        elif isinstance(value, Module):
+        elif is_module:
             modules[name] = value
             value.__dict__["_scope_part"] = f"{type(value).__name__}[{name}]"
-            for pname, p in value.named_parameters():
-                _label(p, f"{name}.{pname}")
+            prefix = f"{d['_path']}.{name}" if d["_path"] else name
+            for sub, m in value.named_modules():
+                path = m.__dict__["_path"] = f"{prefix}.{sub}" if sub else prefix
+                for k, p in m._parameters.items():
+                    _label(p, f"{path}.{k}")
             buffers.pop(name, None)
         elif name in buffers:
             if value is not None and not isinstance(value, np.ndarray):
