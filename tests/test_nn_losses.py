@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
 from autodiff import nn
@@ -180,3 +183,19 @@ def test_composed_losses_scalar_back_end_agrees(loss, target):
         grads.append((out.item(), x.grad.numpy()))
     np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-13)
     np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12, atol=1e-15)
+
+
+@given(
+    logits=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
+                      elements=st.floats(-50, 50)),
+    seed=st.integers(0, 2**16),
+)
+def test_cross_entropy_property(logits, seed):
+    n, k = logits.shape
+    labels = np.random.default_rng(seed).integers(0, k, n)
+    x = ad.Tensor(logits, requires_grad=True)
+    loss = nn.cross_entropy(x, labels, reduction="sum")
+    loss.backward()
+    logp = _np_log_softmax(logits)
+    np.testing.assert_allclose(loss.item(), -logp[np.arange(n), labels].sum(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(logp) - np.eye(k)[labels], atol=1e-12)

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import autodiff as ad
 from autodiff import datasets, nn
@@ -151,3 +153,20 @@ def test_fit_digits_reaches_97_percent_test_accuracy():
         test_acc = nn.accuracy(model(ad.Tensor(Xte)), yte)
     assert h["val_acc"][h["best_epoch"]] >= 0.95
     assert test_acc >= 0.97
+
+
+@given(n=st.integers(0, 40), batch_size=st.integers(1, 12), shuffle=st.booleans(), drop_last=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_batches_property(n, batch_size, shuffle, drop_last, seed):
+    y = np.arange(n)
+    sizes, seen = [], []
+    for Xb, yb in nn.data.batches(y[:, None] * 2, y, batch_size, shuffle=shuffle, rng=seed, drop_last=drop_last):
+        np.testing.assert_array_equal(Xb[:, 0], 2 * yb)
+        sizes.append(len(yb))
+        seen.extend(yb.tolist())
+    full = n // batch_size
+    assert sizes[:full] == [batch_size] * full
+    if drop_last:
+        assert sizes == [batch_size] * full and len(set(seen)) == len(seen) == full * batch_size
+    else:
+        assert sorted(seen) == list(range(n)) and sum(s < batch_size for s in sizes) <= 1
