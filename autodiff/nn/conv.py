@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import autodiff as _ad
+from autodiff import ops as _ops
 from autodiff.nn import init as _init
 from autodiff.nn.module import Module
 from autodiff.ops.padding import check_mode
@@ -71,7 +71,7 @@ class Conv1d(_ConvNd):
     _d = 1
 
     def forward(self, x):
-        return _ad.conv1d(x, self.weight, self.bias, **self._args())
+        return _ops.conv1d(x, self.weight, self.bias, **self._args())
 
 
 class Conv2d(_ConvNd):
@@ -81,7 +81,7 @@ class Conv2d(_ConvNd):
     _d = 2
 
     def forward(self, x):
-        return _ad.conv2d(x, self.weight, self.bias, **self._args())
+        return _ops.conv2d(x, self.weight, self.bias, **self._args())
 
 
 class _Pool(Module):
@@ -98,7 +98,7 @@ class _Pool(Module):
         one = self._d == 1
         k = self.kernel_size[0] if one else self.kernel_size
         s = None if self.stride is None else (self.stride[0] if one else self.stride)
-        return getattr(_ad, self._fn)(x, k, s)
+        return getattr(_ops, self._fn)(x, k, s)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import autodiff as _ad
+from autodiff import ops as _ops
 from autodiff.nn.init import _rng
 from autodiff.nn.module import Module
 from autodiff.tensor import Tensor
@@ -43,7 +43,7 @@ class _BatchNorm(Module):
     def _norm(self, x):
         # Batch statistics in training mode, or always when no running statistics are kept.
         training = self.training or self.running_mean is None
-        return _ad.batch_norm(
+        return _ops.batch_norm(
             x, self.running_mean, self.running_var, self.weight, self.bias, training,
             momentum=self.momentum, eps=self.eps,
         )
@@ -89,7 +89,7 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        return _ad.dropout(x, p=self.p, training=True, rng=self.rng)
+        return _ops.dropout(x, p=self.p, training=True, rng=self.rng)
 
     def extra_repr(self):
         return f"p={self.p}"
