@@ -168,3 +168,24 @@ def test_dropout_and_batch_norm_mlp_back_ends_agree():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     no_dropout = nn.MLP([3, 4, 2], batch_norm=True, rng=0)(ad.Tensor(X)).numpy()  # same weights
     assert not np.allclose(outs[0][0], no_dropout)  # the mask did change something
+
+
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda: nn.Sequential(nn.Conv1d(2, 2, 3, padding="same", padding_mode="symmetric", rng=0), nn.Tanh(),
+                               nn.AvgPool1d(2), nn.BatchNorm1d(2), nn.MaxPool1d(2)), (2, 2, 8)),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 2, stride=2, rng=0), nn.LeakyReLU(0.1), nn.AvgPool2d(2)), (2, 1, 4, 4)),
+    ],
+)
+def test_1d_and_pooling_layers_back_ends_agree(make, shape):
+    X = np.random.default_rng(7).standard_normal(shape)
+    results = []
+    for backend in ad.BACKENDS:
+        model = make().to(backend)
+        x = ad.Tensor(X, requires_grad=True, backend=backend)
+        out = model(x)
+        (out * np.arange(out.size).reshape(out.shape)).sum().backward()
+        results.append([out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in model.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
