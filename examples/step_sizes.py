@@ -81,14 +81,14 @@ def main(argv=None):
     lrs = np.array(list(tried))
     losses = np.array([tried[k] for k in tried])
     finite_l = np.isfinite(losses)
-    ax.plot(lrs[finite_l], losses[finite_l], "o", color="C0", label="trial: loss on the sample after 20 steps")
+    ax.plot(lrs[finite_l], losses[finite_l], "o", color="C0", label="one trial (20 steps)")
     if not finite_l.all():
         ax.plot(lrs[~finite_l], np.full((~finite_l).sum(), np.nanmax(losses[finite_l]) * 1.5), "x", color="C3",
                 label="trial diverged (nan/inf)")
     ax.axvline(found, color="C1", label=f"chosen lr {found:.3g}")
     ax.set(xscale="log", yscale="log", xlabel="step size", ylabel="loss on the 5% sample (log scale)",
            title=f"Bottou's search on ~5% of the training set\n({len(tried)} trials, {search_time:.1f} s)")
-    ax.legend(fontsize=9, loc="lower left")
+    ax.legend(fontsize=9, loc="center left")
     ax = axes[2]
     hb = babysat[best_lr][0]
     ax.plot(epochs, hb["train_loss"], "o-", ms=3, color="gray",
