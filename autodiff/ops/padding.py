@@ -72,18 +72,24 @@ def _pad_forward(x, pad_width, mode):
     return np.pad(x, pad_width, mode=_NUMPY_MODE[mode])
 
 
+def _source_cells(n, lo, hi, mode):
+    """The sample each padded cell copies: lo indices for the cells before, then hi after."""
+    k = max(lo, hi) + 1  # a prefix and a suffix of k samples hold every source (n > 2k)
+    idx = np.arange(n) if n <= 2 * k else np.r_[0:k, n - k : n]
+    padded = np.pad(idx, (lo, hi), mode=_NUMPY_MODE[mode])
+    return np.concatenate([padded[:lo], padded[padded.size - hi :]])
+
+
 def _pad_adjoint_forward(g, pad_width, mode, shape):
     out = g
     for ax, ((lo, hi), n) in enumerate(zip(pad_width, shape)):
         if not (lo or hi):
             continue
-        moved = np.moveaxis(out, ax, 0)
-        core = moved[lo : lo + n].copy()
+        core = out[(slice(None),) * ax + (slice(lo, lo + n),)].copy()  # contiguous, owns its data
         if mode != "zero":
-            src = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_MODE[mode])
             cells = np.r_[0:lo, lo + n : lo + n + hi]
-            np.add.at(core, src[cells], moved[cells])
-        out = np.moveaxis(core, 0, ax)
+            np.add.at(np.moveaxis(core, ax, 0), _source_cells(n, lo, hi, mode), np.moveaxis(out, ax, 0)[cells])
+        out = core
     return out
 
 
