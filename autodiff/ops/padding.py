@@ -18,6 +18,11 @@ _NUMPY_MODE = {"zero": "constant", "replicate": "edge", "mirror": "reflect", "sy
 _AMBIGUOUS = {
     "reflect": "SciPy's 'reflect' repeats the edge ('symmetric' here), NumPy's and PyTorch's do not ('mirror' here)",
     "same": "'same' is a convolution padding, not a boundary mode",
+    "valid": "'valid' means no padding: a mode of the signal convolutions, not a boundary mode",
+    "full": "'full' is not a boundary mode: pad by 2m with 'zero', then filter in 'valid' mode",
+    "periodic": "use 'circular'",
+    "reflect101": "OpenCV's reflect101 is 'mirror' here",
+    "reflect_101": "OpenCV's reflect_101 is 'mirror' here",
     "constant": "use 'zero'",
     "edge": "use 'replicate'",
     "wrap": "use 'circular'",
