@@ -274,6 +274,11 @@ def test_conv_matrix_of_a_tensor_filter_is_differentiable():
     assert isinstance(a, ad.Tensor) and a.shape == (4, 4)
     np.testing.assert_allclose(a.numpy(), signal.conv_matrix(w.numpy(), 4, "symmetric"))
     assert ad.gradcheck(lambda v: signal.conv_matrix(v, 4, "mirror"), (w,))
+    ws = ad.Tensor(w.numpy(), requires_grad=True, backend="scalar")
+    a_scalar = signal.conv_matrix(ws, 4, "symmetric")
+    (a_scalar * a_scalar).sum().backward()
+    (a * a).sum().backward()
+    np.testing.assert_allclose(ws.grad.numpy(), w.grad.numpy())
 
 
 def test_circular_conv_matrix_is_circulant():
@@ -297,6 +302,8 @@ def test_circular_conv_matrix_is_circulant():
         (lambda: signal.convolve1d(np.array([1.0, np.inf, 2.0]), np.ones(3), "valid"), r"x contains nan or inf"),
         (lambda: signal.convolve1d(ad.Tensor([1.0, np.nan, 2.0]), np.ones(3)), r"x contains nan or inf"),
         (lambda: signal.convolve1d(np.ones(4), np.array([1.0, np.nan, 0.0])), r"the filter contains nan or inf"),
+        (lambda: signal.convolve2d(np.full((3, 3), np.inf), np.ones((3, 3)), "mirror"), r"convolve2d: x contains nan or inf"),
+        (lambda: signal.convolve1d(ad.Tensor([1.0, 2.0, 3.0], backend="scalar"), [1.0, np.inf, 1.0]), r"the filter contains nan"),
         (lambda: signal.convolve1d(np.ones(4), np.ones(3), "reflect"), r"unknown mode 'reflect' \(SciPy's .*'symmetric'.*'mirror'.*valid modes: 'zero', 'replicate', 'mirror', 'symmetric', 'circular', 'valid'"),
         (lambda: signal.convolve1d(np.ones(4), np.ones(3), "same"), r"unknown mode 'same' \('same' is a convolution padding.*valid modes: 'zero'"),
         (lambda: signal.convolve1d(np.ones(4), np.ones(3), "foo"), r"convolve1d: unknown mode 'foo'; valid modes"),
