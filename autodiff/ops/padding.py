@@ -23,6 +23,7 @@ _AMBIGUOUS = {
     "periodic": "use 'circular'",
     "reflect101": "OpenCV's reflect101 is 'mirror' here",
     "reflect_101": "OpenCV's reflect_101 is 'mirror' here",
+    "zeros": "PyTorch's 'zeros' is 'zero' here",
     "constant": "use 'zero'",
     "edge": "use 'replicate'",
     "wrap": "use 'circular'",
