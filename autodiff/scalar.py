@@ -358,13 +358,13 @@ class Scalar:
         return _node(d if d > 0 else slope * d, _param_op("leaky", float(slope)), (self,))
 
     @staticmethod
-    def max(*xs: "Scalar") -> "Scalar":
+    def max(*xs: Scalar) -> Scalar:
         """Largest of several Scalars (one node); on ties the gradient is shared equally."""
         xs = tuple(_lift(x) for x in xs)
         return _node(max(x.data for x in xs), _MAX, xs)
 
     @staticmethod
-    def min(*xs: "Scalar") -> "Scalar":
+    def min(*xs: Scalar) -> Scalar:
         """Smallest of several Scalars (one node); on ties the gradient is shared equally."""
         xs = tuple(_lift(x) for x in xs)
         return _node(min(x.data for x in xs), _MIN, xs)

@@ -102,7 +102,7 @@ def broadcast_to(x, shape):
 def _concat_vjp(g, out, *xs, needs, axis):
     bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
     grads, start = [], 0
-    for x, need, stop in zip(xs, needs, list(bounds) + [g.shape[axis]]):
+    for need, stop in zip(needs, list(bounds) + [g.shape[axis]]):
         if need:
             index = (slice(None),) * (axis % g.ndim) + (slice(int(start), int(stop)),)
             grads.append(getitem(g, index=index))
