@@ -32,6 +32,16 @@ from autodiff import signal as signal  # noqa: E402  (cheap: NumPy only; a subpa
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # ad.testing needs hypothesis (a test dependency), so it is imported on first use only.
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module("autodiff.testing")
+    raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
+
+
 __all__ = [
     "BACKENDS", "Function", "FunctionCtx", "GradcheckError", "GradcheckKinkWarning",
     "GradcheckReport", "Scalar", "Tensor", "abs", "arange", "argmax", "argmin", "broadcast_to",
