@@ -92,12 +92,19 @@ sigmoid = Op(  # σ' = σ(1 - σ)
 relu = Op(  # relu' = [a > 0]  (0 at 0, as in PyTorch)
     "relu", lambda x: np.maximum(x, 0), (lambda g, out, a: g * (_raw(a) > 0),), scalar=_each(Scalar.relu)
 )
-leaky_relu = Op(  # slope below zero
+_leaky_relu = Op(  # leaky_relu' = 1 above zero, slope below
     "leaky_relu",
     lambda x, slope: np.where(x > 0, x, x * np.asarray(slope, dtype=x.dtype)),
     (lambda g, out, a, slope: g * np.where(_raw(a) > 0, 1, slope).astype(_fdtype(a)),),
     scalar=lambda x, slope: np.frompyfunc(lambda s: s.leaky_relu(slope), 1, 1)(x),
 )
+
+
+def leaky_relu(x, slope=0.01):
+    """x where x > 0, else slope * x; ``slope`` defaults to 0.01 (PyTorch's negative_slope)."""
+    return _leaky_relu(x, slope=float(slope))
+
+
 softplus = Op(  # log(1 + e^a)' = σ(a)
     "softplus", lambda x: np.logaddexp(0, x), (lambda g, out, a: g * sigmoid(a),), scalar=_each(Scalar.softplus)
 )
