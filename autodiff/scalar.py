@@ -131,7 +131,9 @@ _SUB = _Op("-", lambda g, out, a, b: (g, -g))  #            d(a-b) = da - db
 _MUL = _Op("*", lambda g, out, a, b: (g * b, g * a))  #     d(ab) = b da + a db
 _DIV = _Op("/", lambda g, out, a, b: (g / b, -g * out / b))  # d(a/b) = da/b - (a/b) db/b
 _NEG = _Op("neg", lambda g, out, a: (-g,))
-_POW = _Op("**", lambda g, out, a, b: (g * b * a ** (b - 1), g * out * _log_or_zero(a)))
+_POW = _Op(  # d(a^b) = b a^(b-1) da + a^b log(a) db; the first term is 0 at a == b == 0 (as PyTorch)
+    "**", lambda g, out, a, b: (g * b * a ** (b - 1) if _val(b) != 0 or _val(a) != 0 else g * b, g * out * _log_or_zero(a))
+)
 _EXP = _Op("exp", lambda g, out, a: (g * out,))  #          exp' = exp
 _LOG = _Op("log", lambda g, out, a: (g / a,))  #            log' = 1/a
 _SQRT = _Op("sqrt", lambda g, out, a: (g / (2 * out),))  #  sqrt' = 1/(2 sqrt a)
@@ -164,8 +166,8 @@ def _param_op(kind, p):
     key = (kind, p)
     op = _param_ops.get(key)
     if op is None:
-        if kind == "pow":  # d(x^p) = p x^(p-1) dx
-            op = _Op(f"**{p:g}", lambda g, out, a: (g * p * _powc(a, p - 1),), p)
+        if kind == "pow":  # d(x^p) = p x^(p-1) dx, and 0 for p == 0 even at x == 0
+            op = _Op(f"**{p:g}", lambda g, out, a: (g * p * _powc(a, p - 1) if p != 0 else g * 0.0,), p)
         elif kind == "rpow":  # d(p^x) = p^x log(p) dx
             lp = _flog(p)
             op = _Op(f"{p:g}**", lambda g, out, a: (g * out * lp,), p)

@@ -62,14 +62,22 @@ def _pow_exponent_rule(g, out, a, b):
     return g * out * log(safe)
 
 
-pow = Op("pow", np.power, (lambda g, out, a, b: g * b * a ** (b - 1), _pow_exponent_rule))
+def _pow_base_rule(g, out, a, b):
+    # d(a^b)/da = b a^(b-1), taken as 0 where a == b == 0 (0 * inf there; PyTorch gives 0 too).
+    zero = (_raw(b) == 0) & (_raw(a) == 0)
+    return g * b * a ** (_where(1.0, b, cond=zero) - 1) if np.any(zero) else g * b * a ** (b - 1)
+
+
+pow = Op("pow", np.power, (_pow_base_rule, _pow_exponent_rule))
 
 
 def _pow_const_forward(x, p):
     return np.power(x, p) if x.dtype == object else np.power(x, np.asarray(p, dtype=x.dtype))
 
 
-pow_const = Op("pow", _pow_const_forward, (lambda g, out, a, p: g * p * a ** (p - 1),))  # d(a^p) = p a^(p-1)
+pow_const = Op(  # d(a^p) = p a^(p-1); 0 for p == 0, also at a == 0 (as PyTorch)
+    "pow", _pow_const_forward, (lambda g, out, a, p: g * p * a ** (p - 1) if p != 0 else g * 0.0,)
+)
 
 # --- functions --------------------------------------------------------------------------------
 exp = Op("exp", np.exp, (lambda g, out, a: g * out,))  # exp' = exp
