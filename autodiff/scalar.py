@@ -107,6 +107,10 @@ def _powc(x, p):
     return x**p if x.__class__ is Scalar else _fpow(x, p)
 
 
+def _div(a, b):  # a / b, with NumPy's inf / nan for a float division by zero
+    return a / b if a.__class__ is Scalar or b.__class__ is Scalar else _fdiv(a, b)
+
+
 def _val(x):
     return x.data if x.__class__ is Scalar else x
 
@@ -129,14 +133,14 @@ def _log_or_zero(a):
 _ADD = _Op("+", lambda g, out, a, b: (g, g))  #             d(a+b) = da + db
 _SUB = _Op("-", lambda g, out, a, b: (g, -g))  #            d(a-b) = da - db
 _MUL = _Op("*", lambda g, out, a, b: (g * b, g * a))  #     d(ab) = b da + a db
-_DIV = _Op("/", lambda g, out, a, b: (g / b, -g * out / b))  # d(a/b) = da/b - (a/b) db/b
+_DIV = _Op("/", lambda g, out, a, b: (_div(g, b), _div(-g * out, b)))  # d(a/b) = da/b - (a/b) db/b
 _NEG = _Op("neg", lambda g, out, a: (-g,))
 _POW = _Op(  # d(a^b) = b a^(b-1) da + a^b log(a) db; the first term is 0 at a == b == 0 (as PyTorch)
-    "**", lambda g, out, a, b: (g * b * a ** (b - 1) if _val(b) != 0 or _val(a) != 0 else g * b, g * out * _log_or_zero(a))
+    "**", lambda g, out, a, b: (g * b * _powc(a, b - 1) if _val(b) != 0 or _val(a) != 0 else g * b, g * out * _log_or_zero(a))
 )
 _EXP = _Op("exp", lambda g, out, a: (g * out,))  #          exp' = exp
-_LOG = _Op("log", lambda g, out, a: (g / a,))  #            log' = 1/a
-_SQRT = _Op("sqrt", lambda g, out, a: (g / (2 * out),))  #  sqrt' = 1/(2 sqrt a)
+_LOG = _Op("log", lambda g, out, a: (_div(g, a),))  #            log' = 1/a
+_SQRT = _Op("sqrt", lambda g, out, a: (_div(g, 2 * out),))  #  sqrt' = 1/(2 sqrt a)
 _TANH = _Op("tanh", lambda g, out, a: (g * (1 - out * out),))  # tanh' = 1 - tanh²
 _SIGMOID = _Op("sigmoid", lambda g, out, a: (g * out * (1 - out),))  # σ' = σ(1-σ)
 _RELU = _Op("ReLU", lambda g, out, a: (g * _step(a),))  #   relu' = [a > 0]
