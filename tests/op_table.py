@@ -10,8 +10,8 @@ Inputs stay in the op's safe domain (log > 0) and off its kinks (relu at 0, ties
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st

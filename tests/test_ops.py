@@ -78,3 +78,20 @@ def test_scalar_backend_matches_numpy(case, data):
 def test_gradcheck_scalar(case, data):
     arrays, kw = data.draw(case.inputs(SCALAR), label="inputs")
     assert ad.gradcheck(_bind(case, kw), _tensors(arrays, "scalar"))
+
+
+F32 = [c for c in GRAD if not c.name.startswith("astype")]
+
+
+@pytest.mark.parametrize("case", F32, ids=_ids(F32))
+@fewer
+@given(data=st.data())
+def test_float32_is_kept_through_forward_and_backward(case, data):
+    arrays, kw = data.draw(case.inputs(NUMPY), label="inputs")
+    f32 = lambda v: v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v  # noqa: E731
+    xs = [ad.Tensor(f32(a), requires_grad=True) for a in arrays]
+    out = case.fn(*xs, **{k: f32(v) for k, v in kw.items()})
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), case.ref(*arrays, **kw), rtol=2e-5, atol=1e-5)
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    assert all(x.grad.dtype == np.float32 for x in xs)
