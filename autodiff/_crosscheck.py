@@ -107,7 +107,7 @@ def _compare(kind, i, a, b, rtol, atol):
     k = np.unravel_index(int(np.argmax(score)), a.shape) if a.ndim else ()
     return (
         f"{what} (shape {a.shape}): {int(bad.sum())} of {a.size} elements differ; worst at "
-        f"{tuple(int(j) for j in k)}: numpy {a[k]!r}, scalar {b[k]!r}, abs error {float(err[k]):.3e}"
+        f"{tuple(int(j) for j in k)}: numpy {float(a[k]):.17g}, scalar {float(b[k]):.17g}, abs error {float(err[k]):.3e}"
     )
 
 
