@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff._engine import Op
+from autodiff._engine import Op, owned
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
 
@@ -148,7 +148,7 @@ _clip = Op(  # clip' = [lo <= a <= hi]
     "clip",
     _clip_forward,
     (lambda g, out, a, lo, hi: g * _clip_mask(_raw(a), lo, hi),),
-    scalar=_clip_scalar,
+    scalar=owned(_clip_scalar),
 )
 
 
@@ -189,7 +189,7 @@ _where = Op(  # the gradient goes to the branch that was chosen; the condition i
     "where",
     lambda a, b, cond: np.where(cond, a, b),
     (lambda g, out, a, b, cond: _where(g, 0.0, cond=cond), lambda g, out, a, b, cond: _where(0.0, g, cond=cond)),
-    scalar=lambda a, b, cond: np.where(cond, _obj(a), _obj(b)),
+    scalar=owned(lambda a, b, cond: np.where(cond, _obj(a), _obj(b))),
 )
 
 
@@ -208,5 +208,5 @@ def _astype_scalar(x, dtype):
 
 
 astype = Op(  # a cast: the gradient is cast back
-    "astype", lambda x, dtype: x.astype(dtype), (lambda g, out, a, dtype: g.astype(_raw(a).dtype),), scalar=_astype_scalar
+    "astype", lambda x, dtype: x.astype(dtype), (lambda g, out, a, dtype: g.astype(_raw(a).dtype),), scalar=owned(_astype_scalar)
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff._engine import Op
+from autodiff._engine import Op, owned
 from autodiff.tensor import Tensor
 
 __all__ = ["MODES", "check_mode", "normalize_pad_width", "pad", "pad_adjoint"]
@@ -108,6 +108,7 @@ _pad = Op(
     "pad",
     _pad_forward,
     (lambda g, out, a, pad_width, mode: pad_adjoint(g, pad_width=pad_width, mode=mode, shape=a.shape),),
+    scalar=owned(_pad_forward),
 )
 
 
