@@ -172,8 +172,8 @@ def _param_op(kind, p):
     if op is None:
         if kind == "pow":  # d(x^p) = p x^(p-1) dx, and 0 for p == 0 even at x == 0
             op = _Op(f"**{p:g}", lambda g, out, a: (g * p * _powc(a, p - 1) if p != 0 else g * 0.0,), p)
-        elif kind == "rpow":  # d(p^x) = p^x log(p) dx
-            lp = _flog(p)
+        elif kind == "rpow":  # d(p^x) = p^x log(p) dx, taken as 0 for p == 0 (as d(a^b)/db)
+            lp = _flog(p) if p != 0 else 0.0
             op = _Op(f"{p:g}**", lambda g, out, a: (g * out * lp,), p)
         else:  # leaky relu: slope p below zero
             op = _Op("leaky_relu", lambda g, out, a: (g * (1.0 if a > 0 else p),), p)

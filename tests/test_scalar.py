@@ -262,3 +262,11 @@ def test_micrograd_program_runs_unchanged_and_its_gradients_are_right():
         for p in params:
             p.data += -0.05 * p.grad
     assert loss.data < first
+
+
+def test_zero_base_power_has_zero_exponent_derivative():
+    # d(0^x)/dx = 0^x log 0 is 0 * -inf; taken as 0, as for a Tensor base (PyTorch's choice)
+    a = Scalar(2.0)
+    (0**a).backward()
+    assert a.grad == 0.0
+    check_backends(lambda t: 0.0**t, np.array([2.0, 0.5, 0.0]))
