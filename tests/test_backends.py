@@ -286,3 +286,11 @@ def test_grad_with_respect_to_an_intermediate_counts_only_paths_through_it(name)
         np.testing.assert_allclose(gy.numpy(), 4 * y.numpy())  # d out / d y, y held as a variable
     for a, b in zip(grads["numpy"], grads["scalar"]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shapes", [((2, 0), (0, 3)), ((0,), (0,)), ((2, 1, 0), (0,))])
+def test_matmul_with_an_empty_inner_axis_gives_zeros_on_both_backends(shapes):
+    a, b = (np.ones(s) for s in shapes)
+    check_backends(lambda a, b: (a @ b) * 2.0, a, b)
+    out = ad.Tensor(a, backend="scalar") @ ad.Tensor(b, backend="scalar")
+    np.testing.assert_array_equal(out.numpy(), np.matmul(a, b))
