@@ -172,7 +172,7 @@ def programs(d, min_ops=3, max_ops=6):
     return prog
 
 
-@settings(max_examples=4 * settings().max_examples)
+@settings(max_examples=8 * settings().max_examples)
 @given(programs())
 def test_random_programs_agree_on_both_backends(prog):
     check_backends(prog, *prog.inputs, rtol=1e-10, atol=1e-12, order=2)
