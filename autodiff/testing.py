@@ -14,9 +14,7 @@ values, first and second derivatives.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
-from hypothesis import settings as _settings
-from hypothesis import strategies as st
+from hypothesis import given, settings as _settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autodiff._crosscheck import check_backends

@@ -3,8 +3,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from op_table import NUMPY, SCALAR, TABLE
 
 import autodiff as ad
