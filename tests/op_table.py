@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from window_refs import conv_inputs, conv_ref, pool_inputs, pool_ref
 
 import autodiff as ad
 from autodiff.ops.padding import MODES
@@ -315,6 +316,12 @@ TABLE = [
     Case("softmax", lambda a, axis: ad.softmax(a, axis), _softmax_ref, with_kw(_axis_kw, 1)),
     Case("log_softmax", lambda a, axis: a.log_softmax(axis), lambda x, axis: np.log(_softmax_ref(x, axis)),
          with_kw(_axis_kw, 1)),
+    Case("conv1d", ad.conv1d, conv_ref, lambda s: conv_inputs(s, 1)),
+    Case("conv2d", ad.conv2d, conv_ref, lambda s: conv_inputs(s, 2)),
+    Case("max_pool1d", ad.max_pool1d, pool_ref(np.max, 1), lambda s: pool_inputs(s, 1, True)),
+    Case("max_pool2d", ad.max_pool2d, pool_ref(np.max, 2), lambda s: pool_inputs(s, 2, True)),
+    Case("avg_pool1d", ad.avg_pool1d, pool_ref(np.mean, 1), lambda s: pool_inputs(s, 1, False)),
+    Case("avg_pool2d", ad.avg_pool2d, pool_ref(np.mean, 2), lambda s: pool_inputs(s, 2, False)),
     Case("astype_float64", lambda a: a.astype(np.float64), lambda x: x.astype(np.float64), unary()),
     Case("astype_float32", lambda a: a.astype("float32"), lambda x: x.astype(np.float32), unary(), grad=False, scalar=False),
 ]
