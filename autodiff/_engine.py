@@ -127,10 +127,10 @@ def owned(forward):
             if type(a) is np.ndarray and a.dtype == object:
                 seen.update(map(id, a.ravel().tolist()))
         if type(out) is not np.ndarray:  # a single element picked by an integer index
-            return out + 0.0 if id(out) in seen else out
+            return _scalar.copy(out) if id(out) in seen else out
         flat = out.ravel().tolist()
         fresh = np.empty(len(flat), dtype=object)
-        fresh[:] = [s + 0.0 if id(s) in seen else s for s in flat]
+        fresh[:] = [_scalar.copy(s) if id(s) in seen else s for s in flat]
         return fresh.reshape(out.shape)
 
     return run

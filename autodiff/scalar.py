@@ -148,6 +148,7 @@ _ABS = _Op("abs", lambda g, out, a: (g * _sign(a),))  #     abs' = sign(a)
 _SIN = _Op("sin", lambda g, out, a: (g * _cos(a),))
 _COS = _Op("cos", lambda g, out, a: (-g * _sin(a),))
 _SOFTPLUS = _Op("softplus", lambda g, out, a: (g * _sigmoid(a),))  # log(1+e^a)' = σ(a)
+_COPY = _Op("copy", lambda g, out, a: (g,))  # identity: gives a moved value a node of its own
 
 
 def _extremum_vjp(g, out, *xs):
@@ -197,6 +198,12 @@ def _node(data, fn, prev):
     else:
         out._fn, out._prev = None, ()
     return out
+
+
+def copy(x: "Scalar") -> "Scalar":
+    """A new node equal to ``x`` (identity op), so a Tensor op that only moves values (reshape,
+    indexing) owns its output nodes on the scalar back end."""
+    return _node(x.data, _COPY, (x,))
 
 
 def _lift(x):
