@@ -200,7 +200,7 @@ def _node(data, fn, prev):
     return out
 
 
-def copy(x: "Scalar") -> "Scalar":
+def copy(x: Scalar) -> Scalar:
     """A new node equal to ``x`` (identity op), so a Tensor op that only moves values (reshape,
     indexing) owns its output nodes on the scalar back end."""
     return _node(x.data, _COPY, (x,))
