@@ -28,18 +28,22 @@ from autodiff.tensor import (
     BACKENDS, Tensor, arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
 )
 
+from autodiff import signal as signal  # noqa: E402  (cheap: NumPy only; a subpackage, not in __all__)
+
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("nn", "datasets")
+_LAZY = ("nn", "datasets", "testing")
 
 
 def __getattr__(name):
-    # Subpackages load on first use (``ad.nn``), so ``import autodiff`` stays fast.
-    if name in _SUBPACKAGES:
+    # Subpackages loaded on first use: ``ad.nn`` and ``ad.datasets`` keep ``import autodiff`` fast,
+    # and ad.testing needs hypothesis (a test dependency).
+    if name in _LAZY:
         import importlib
 
         return importlib.import_module(f"autodiff.{name}")
     raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
+
 
 __all__ = [
     "BACKENDS", "Function", "FunctionCtx", "GradcheckError", "GradcheckKinkWarning",

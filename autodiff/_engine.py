@@ -19,7 +19,7 @@ from autodiff import scalar as _scalar
 from autodiff._mode import _anomaly, _grad_enabled, _scope, no_grad
 from autodiff.scalar import Scalar
 
-__all__ = ["Op", "apply", "backward", "grad", "unbroadcast"]
+__all__ = ["Op", "apply", "backward", "grad", "owned", "unbroadcast"]
 
 _new = object.__new__
 
@@ -110,6 +110,30 @@ def apply(op: Op, args: tuple, params: dict):
     if _anomaly.get():
         _check_finite(out, backend, f"forward of '{op.name}'")
     return t
+
+
+def owned(forward):
+    """The scalar-back-end forward of an op that moves values (reshape, indexing, padding, where):
+    output elements that are input Scalars themselves become new identity nodes, so every Tensor
+    owns its nodes and ``ad.grad`` with respect to an intermediate Tensor counts only the paths
+    through it, as on the numpy back end."""
+
+    def run(*args, **params):
+        out = forward(*args, **params)
+        if not _grad_enabled.get():
+            return out
+        seen = set()
+        for a in args:
+            if type(a) is np.ndarray and a.dtype == object:
+                seen.update(map(id, a.ravel().tolist()))
+        if type(out) is not np.ndarray:  # a single element picked by an integer index
+            return _scalar.copy(out) if id(out) in seen else out
+        flat = out.ravel().tolist()
+        fresh = np.empty(len(flat), dtype=object)
+        fresh[:] = [_scalar.copy(s) if id(s) in seen else s for s in flat]
+        return fresh.reshape(out.shape)
+
+    return run
 
 
 def _check_finite(arr, backend, what):

@@ -107,6 +107,10 @@ def _powc(x, p):
     return x**p if x.__class__ is Scalar else _fpow(x, p)
 
 
+def _div(a, b):  # a / b, with NumPy's inf / nan for a float division by zero
+    return a / b if a.__class__ is Scalar or b.__class__ is Scalar else _fdiv(a, b)
+
+
 def _val(x):
     return x.data if x.__class__ is Scalar else x
 
@@ -129,12 +133,14 @@ def _log_or_zero(a):
 _ADD = _Op("+", lambda g, out, a, b: (g, g))  #             d(a+b) = da + db
 _SUB = _Op("-", lambda g, out, a, b: (g, -g))  #            d(a-b) = da - db
 _MUL = _Op("*", lambda g, out, a, b: (g * b, g * a))  #     d(ab) = b da + a db
-_DIV = _Op("/", lambda g, out, a, b: (g / b, -g * out / b))  # d(a/b) = da/b - (a/b) db/b
+_DIV = _Op("/", lambda g, out, a, b: (_div(g, b), _div(-g * out, b)))  # d(a/b) = da/b - (a/b) db/b
 _NEG = _Op("neg", lambda g, out, a: (-g,))
-_POW = _Op("**", lambda g, out, a, b: (g * b * a ** (b - 1), g * out * _log_or_zero(a)))
+_POW = _Op(  # d(a^b) = b a^(b-1) da + a^b log(a) db; the first term is 0 at a == b == 0 (as PyTorch)
+    "**", lambda g, out, a, b: (g * b * _powc(a, b - 1) if _val(b) != 0 or _val(a) != 0 else g * b, g * out * _log_or_zero(a))
+)
 _EXP = _Op("exp", lambda g, out, a: (g * out,))  #          exp' = exp
-_LOG = _Op("log", lambda g, out, a: (g / a,))  #            log' = 1/a
-_SQRT = _Op("sqrt", lambda g, out, a: (g / (2 * out),))  #  sqrt' = 1/(2 sqrt a)
+_LOG = _Op("log", lambda g, out, a: (_div(g, a),))  #            log' = 1/a
+_SQRT = _Op("sqrt", lambda g, out, a: (_div(g, 2 * out),))  #  sqrt' = 1/(2 sqrt a)
 _TANH = _Op("tanh", lambda g, out, a: (g * (1 - out * out),))  # tanh' = 1 - tanh²
 _SIGMOID = _Op("sigmoid", lambda g, out, a: (g * out * (1 - out),))  # σ' = σ(1-σ)
 _RELU = _Op("ReLU", lambda g, out, a: (g * _step(a),))  #   relu' = [a > 0]
@@ -142,6 +148,7 @@ _ABS = _Op("abs", lambda g, out, a: (g * _sign(a),))  #     abs' = sign(a)
 _SIN = _Op("sin", lambda g, out, a: (g * _cos(a),))
 _COS = _Op("cos", lambda g, out, a: (-g * _sin(a),))
 _SOFTPLUS = _Op("softplus", lambda g, out, a: (g * _sigmoid(a),))  # log(1+e^a)' = σ(a)
+_COPY = _Op("copy", lambda g, out, a: (g,))  # identity: gives a moved value a node of its own
 
 
 def _extremum_vjp(g, out, *xs):
@@ -164,10 +171,10 @@ def _param_op(kind, p):
     key = (kind, p)
     op = _param_ops.get(key)
     if op is None:
-        if kind == "pow":  # d(x^p) = p x^(p-1) dx
-            op = _Op(f"**{p:g}", lambda g, out, a: (g * p * _powc(a, p - 1),), p)
-        elif kind == "rpow":  # d(p^x) = p^x log(p) dx
-            lp = _flog(p)
+        if kind == "pow":  # d(x^p) = p x^(p-1) dx, and 0 for p == 0 even at x == 0
+            op = _Op(f"**{p:g}", lambda g, out, a: (g * p * _powc(a, p - 1) if p != 0 else g * 0.0,), p)
+        elif kind == "rpow":  # d(p^x) = p^x log(p) dx, taken as 0 for p == 0 (as d(a^b)/db)
+            lp = _flog(p) if p != 0 else 0.0
             op = _Op(f"{p:g}**", lambda g, out, a: (g * out * lp,), p)
         else:  # leaky relu: slope p below zero
             op = _Op("leaky_relu", lambda g, out, a: (g * (1.0 if a > 0 else p),), p)
@@ -191,6 +198,12 @@ def _node(data, fn, prev):
     else:
         out._fn, out._prev = None, ()
     return out
+
+
+def copy(x: Scalar) -> Scalar:
+    """A new node equal to ``x`` (identity op), so a Tensor op that only moves values (reshape,
+    indexing) owns its output nodes on the scalar back end."""
+    return _node(x.data, _COPY, (x,))
 
 
 def _lift(x):
@@ -358,13 +371,13 @@ class Scalar:
         return _node(d if d > 0 else slope * d, _param_op("leaky", float(slope)), (self,))
 
     @staticmethod
-    def max(*xs: "Scalar") -> "Scalar":
+    def max(*xs: Scalar) -> Scalar:
         """Largest of several Scalars (one node); on ties the gradient is shared equally."""
         xs = tuple(_lift(x) for x in xs)
         return _node(max(x.data for x in xs), _MAX, xs)
 
     @staticmethod
-    def min(*xs: "Scalar") -> "Scalar":
+    def min(*xs: Scalar) -> Scalar:
         """Smallest of several Scalars (one node); on ties the gradient is shared equally."""
         xs = tuple(_lift(x) for x in xs)
         return _node(min(x.data for x in xs), _MIN, xs)

@@ -99,7 +99,7 @@ class Tensor:
             self.requires_grad_()
 
     @staticmethod
-    def _wrap(data: np.ndarray, backend: str) -> "Tensor":
+    def _wrap(data: np.ndarray, backend: str) -> Tensor:
         """A leaf Tensor around ``data`` as it is (no copy, no checks)."""
         t = _new(Tensor)
         t.data, t._backend, t._grad, t._rg, t.label = data, backend, None, False, None
@@ -136,7 +136,7 @@ class Tensor:
     def requires_grad(self, value):
         self.requires_grad_(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf (in place) and return self."""
         if self._op is not None:
             raise RuntimeError("requires_grad_: only leaf Tensors can change requires_grad; use .detach()")
@@ -175,7 +175,7 @@ class Tensor:
         return tuple(p for p in self._parents if isinstance(p, Tensor))
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return self.transpose()
 
     # --- conversion ---------------------------------------------------------------------------
@@ -231,20 +231,20 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
-    def to(self, backend: str) -> "Tensor":
+    def to(self, backend: str) -> Tensor:
         """A copy on the other back end (self when already there); a leaf keeps requires_grad."""
         _check_backend(backend)
         if backend == self._backend:
             return self
         return Tensor(self.numpy(), requires_grad=self._rg and self._op is None, backend=backend)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory on the NumPy back end)."""
         if self._backend == "scalar" and self.data.dtype == object:
             return Tensor(self.numpy(), backend="scalar")
         return Tensor._wrap(self.data, self._backend)
 
-    def astype(self, dtype) -> "Tensor":
+    def astype(self, dtype) -> Tensor:
         return _ops.astype(self, dtype=np.dtype(dtype))
 
     # --- autograd -----------------------------------------------------------------------------
@@ -506,8 +506,8 @@ def eye(n, m=None, dtype=None, backend="numpy", requires_grad=False) -> Tensor:
     return _from_values(np.eye(n, m, dtype=_float_dtype(dtype, backend)), requires_grad, backend)
 
 
-from autodiff import _engine  # noqa: E402
-from autodiff import ops as _ops  # noqa: E402
+# Tensor's methods call the ops, which build Tensors: imported last, once Tensor exists.
+from autodiff import _engine, ops as _ops  # noqa: E402
 from autodiff._engine import apply as _apply  # noqa: E402
 from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, sub as _sub  # noqa: E402
 from autodiff.ops.linalg import matmul as _matmul  # noqa: E402

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff._engine import Op
+from autodiff._engine import Op, owned
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
 
@@ -62,14 +62,22 @@ def _pow_exponent_rule(g, out, a, b):
     return g * out * log(safe)
 
 
-pow = Op("pow", np.power, (lambda g, out, a, b: g * b * a ** (b - 1), _pow_exponent_rule))
+def _pow_base_rule(g, out, a, b):
+    # d(a^b)/da = b a^(b-1), taken as 0 where a == b == 0 (0 * inf there; PyTorch gives 0 too).
+    zero = (_raw(b) == 0) & (_raw(a) == 0)
+    return g * b * a ** (_where(1.0, b, cond=zero) - 1) if np.any(zero) else g * b * a ** (b - 1)
+
+
+pow = Op("pow", np.power, (_pow_base_rule, _pow_exponent_rule))
 
 
 def _pow_const_forward(x, p):
     return np.power(x, p) if x.dtype == object else np.power(x, np.asarray(p, dtype=x.dtype))
 
 
-pow_const = Op("pow", _pow_const_forward, (lambda g, out, a, p: g * p * a ** (p - 1),))  # d(a^p) = p a^(p-1)
+pow_const = Op(  # d(a^p) = p a^(p-1); 0 for p == 0, also at a == 0 (as PyTorch)
+    "pow", _pow_const_forward, (lambda g, out, a, p: g * p * a ** (p - 1) if p != 0 else g * 0.0,)
+)
 
 # --- functions --------------------------------------------------------------------------------
 exp = Op("exp", np.exp, (lambda g, out, a: g * out,))  # exp' = exp
@@ -92,12 +100,19 @@ sigmoid = Op(  # σ' = σ(1 - σ)
 relu = Op(  # relu' = [a > 0]  (0 at 0, as in PyTorch)
     "relu", lambda x: np.maximum(x, 0), (lambda g, out, a: g * (_raw(a) > 0),), scalar=_each(Scalar.relu)
 )
-leaky_relu = Op(  # slope below zero
+_leaky_relu = Op(  # leaky_relu' = 1 above zero, slope below
     "leaky_relu",
     lambda x, slope: np.where(x > 0, x, x * np.asarray(slope, dtype=x.dtype)),
     (lambda g, out, a, slope: g * np.where(_raw(a) > 0, 1, slope).astype(_fdtype(a)),),
     scalar=lambda x, slope: np.frompyfunc(lambda s: s.leaky_relu(slope), 1, 1)(x),
 )
+
+
+def leaky_relu(x, slope=0.01):
+    """x where x > 0, else slope * x; ``slope`` defaults to 0.01 (PyTorch's negative_slope)."""
+    return _leaky_relu(x, slope=float(slope))
+
+
 softplus = Op(  # log(1 + e^a)' = σ(a)
     "softplus", lambda x: np.logaddexp(0, x), (lambda g, out, a: g * sigmoid(a),), scalar=_each(Scalar.softplus)
 )
@@ -133,7 +148,7 @@ _clip = Op(  # clip' = [lo <= a <= hi]
     "clip",
     _clip_forward,
     (lambda g, out, a, lo, hi: g * _clip_mask(_raw(a), lo, hi),),
-    scalar=_clip_scalar,
+    scalar=owned(_clip_scalar),
 )
 
 
@@ -174,7 +189,7 @@ _where = Op(  # the gradient goes to the branch that was chosen; the condition i
     "where",
     lambda a, b, cond: np.where(cond, a, b),
     (lambda g, out, a, b, cond: _where(g, 0.0, cond=cond), lambda g, out, a, b, cond: _where(0.0, g, cond=cond)),
-    scalar=lambda a, b, cond: np.where(cond, _obj(a), _obj(b)),
+    scalar=owned(lambda a, b, cond: np.where(cond, _obj(a), _obj(b))),
 )
 
 
@@ -193,5 +208,5 @@ def _astype_scalar(x, dtype):
 
 
 astype = Op(  # a cast: the gradient is cast back
-    "astype", lambda x, dtype: x.astype(dtype), (lambda g, out, a, dtype: g.astype(_raw(a).dtype),), scalar=_astype_scalar
+    "astype", lambda x, dtype: x.astype(dtype), (lambda g, out, a, dtype: g.astype(_raw(a).dtype),), scalar=owned(_astype_scalar)
 )

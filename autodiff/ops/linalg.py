@@ -6,6 +6,7 @@ import numpy as np
 
 from autodiff._engine import Op
 from autodiff.ops.shape import _reshape, swap_last
+from autodiff.scalar import Scalar
 
 __all__ = ["matmul"]
 
@@ -52,4 +53,11 @@ def _matmul_forward(a, b):
     return np.matmul(a, b)
 
 
-matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b))
+def _matmul_scalar(a, b):
+    out = _matmul_forward(a, b)
+    if np.shape(a)[-1] == 0:  # an empty sum: NumPy's object path gives int zeros, not Scalars
+        return np.frompyfunc(lambda _: Scalar(0.0), 1, 1)(np.zeros(np.shape(out)))
+    return out
+
+
+matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b), scalar=_matmul_scalar)

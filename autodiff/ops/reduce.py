@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from autodiff._engine import Op
+from autodiff._engine import Op, owned
 from autodiff.ops.elementwise import exp
 from autodiff.ops.shape import _broadcast_to, _reshape
 from autodiff.scalar import Scalar
@@ -62,7 +62,7 @@ _sum = Op(  # d(sum x)/dx_i = 1
     "sum",
     lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims),),
-    scalar=_sum_scalar,
+    scalar=owned(_sum_scalar),
 )
 
 

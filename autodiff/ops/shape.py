@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from autodiff._engine import Op
+from autodiff._engine import Op, owned
 from autodiff.tensor import Tensor
 
 __all__ = [
@@ -14,11 +14,17 @@ __all__ = [
     "stack", "getitem", "index_add", "normalize_index", "swap_last",
 ]
 
-_reshape = Op("reshape", lambda x, shape: x.reshape(shape), (lambda g, out, a, shape: _reshape(g, shape=a.shape),))
+_reshape = Op(
+    "reshape",
+    lambda x, shape: x.reshape(shape),
+    (lambda g, out, a, shape: _reshape(g, shape=a.shape),),
+    scalar=owned(lambda x, shape: x.reshape(shape)),
+)
 _transpose = Op(
     "transpose",
     lambda x, axes: x.transpose(axes),
     (lambda g, out, a, axes: _transpose(g, axes=tuple(np.argsort(axes).tolist())),),
+    scalar=owned(lambda x, axes: x.transpose(axes)),
 )
 def _broadcast_forward(x, shape):
     if x.shape == shape:
@@ -34,7 +40,9 @@ def _broadcast_forward(x, shape):
 
 
 # The engine sums a gradient back to its input's shape, so broadcasting's rule is the identity.
-_broadcast_to = Op("broadcast_to", _broadcast_forward, (lambda g, out, a, shape: g,))
+_broadcast_to = Op(
+    "broadcast_to", _broadcast_forward, (lambda g, out, a, shape: g,), scalar=owned(lambda x, shape: np.broadcast_to(x, shape))
+)
 
 
 def _shape_of(shape):
@@ -102,7 +110,7 @@ def broadcast_to(x, shape):
 def _concat_vjp(g, out, *xs, needs, axis):
     bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
     grads, start = [], 0
-    for x, need, stop in zip(xs, needs, list(bounds) + [g.shape[axis]]):
+    for need, stop in zip(needs, list(bounds) + [g.shape[axis]]):
         if need:
             index = (slice(None),) * (axis % g.ndim) + (slice(int(start), int(stop)),)
             grads.append(getitem(g, index=index))
@@ -112,7 +120,10 @@ def _concat_vjp(g, out, *xs, needs, axis):
     return grads
 
 
-_concatenate = Op("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp)
+_concatenate = Op(
+    "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis), vjp=_concat_vjp,
+    scalar=owned(lambda *xs, axis: np.concatenate(xs, axis=axis)),
+)
 
 
 def concatenate(tensors, axis=0):
@@ -182,5 +193,6 @@ def _getitem_forward(x, index):
 
 
 getitem = Op(
-    "getitem", _getitem_forward, (lambda g, out, a, index: index_add(g, index=index, shape=a.shape),)
+    "getitem", _getitem_forward, (lambda g, out, a, index: index_add(g, index=index, shape=a.shape),),
+    scalar=owned(_getitem_forward),
 )

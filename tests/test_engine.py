@@ -1,0 +1,228 @@
+"""The Tensor engine (API.md §2): backward, retain_graph, create_graph, ad.grad, grad modes,
+detach, requires_grad rules and anomaly detection, on both back ends."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+
+BOTH = pytest.mark.parametrize("backend", ad.BACKENDS)
+
+
+def T(x, backend, rg=True):
+    return ad.Tensor(np.asarray(x, dtype=np.float64), requires_grad=rg, backend=backend)
+
+
+@BOTH
+def test_pow_derivative_at_zero_base_and_zero_exponent_is_zero(backend):
+    # d(a^b)/da = b a^(b-1) is 0 * inf at a == b == 0; PyTorch gives 0, and so must both back ends.
+    a = ad.Tensor([0.0, 0.0, 2.0], requires_grad=True, backend=backend)
+    b = ad.Tensor([0.0, 1.5, 0.0], requires_grad=True, backend=backend)
+    ga, gb = ad.grad((a**b).sum(), [a, b])
+    np.testing.assert_array_equal(ga.numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(gb.numpy(), [0.0, 0.0, np.log(2.0)])
+    (gc,) = ad.grad((a**0).sum(), a)
+    np.testing.assert_array_equal(gc.numpy(), [0.0, 0.0, 0.0])
+
+
+@BOTH
+def test_backward_accumulates_into_leaves(backend):
+    x = T([1.0, 2.0], backend)
+    w = T([[1.0, -1.0], [0.5, 2.0]], backend)
+    y = (x @ w).tanh().sum() + (x * x).sum()
+    y.backward()
+    first = x.grad.numpy().copy()
+    assert isinstance(x.grad, ad.Tensor) and x.grad.backend == backend and x.grad.shape == (2,)
+    assert w.grad.shape == (2, 2)
+    ((x @ w).tanh().sum() + (x * x).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first)
+    x.grad = None
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+@BOTH
+def test_backward_of_a_non_scalar_needs_a_gradient_of_its_shape(backend):
+    x = T([1.0, 2.0], backend)
+    y = x * x
+    with pytest.raises(RuntimeError, match="gradient"):
+        y.backward()
+    with pytest.raises(ValueError, match="shape"):
+        y.backward(np.ones(3))
+    y.backward(np.array([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 40.0])
+
+
+@BOTH
+def test_deep_chain_has_no_recursion_error(backend):
+    x = T([0.5], backend)
+    y = x
+    for _ in range(20_000 if backend == "numpy" else 5_000):
+        y = y * 1.0 + 0.0
+    y.sum().backward()
+    assert x.grad.item() == 1.0
+
+
+@BOTH
+def test_second_backward_needs_retain_graph(backend):
+    x = T([1.0, 3.0], backend)
+    y = (x * x.exp()).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (1 + x.numpy()) * np.exp(x.numpy()))
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+    z = (x * 2.0).sum()
+    ad.grad(z, x)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        ad.grad(z, x)
+
+
+def _f(x, a):
+    # a smooth function of a vector x with a non-trivial Hessian
+    return (ad.sin(x) * x * x).sum() + ad.logsumexp(x * a) + ((a @ x) ** 2)
+
+
+@BOTH
+def test_create_graph_hessian_vector_product_matches_finite_differences(backend):
+    rng = np.random.default_rng(1)
+    x0, a0, v = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
+    x, a = T(x0, backend), T(a0, backend, rg=False)
+    (g,) = ad.grad(_f(x, a), x, create_graph=True)
+    assert g.requires_grad
+    (hv,) = ad.grad((g * T(v, backend, rg=False)).sum(), x)
+
+    def grad_at(p):
+        xp = T(p, backend)
+        return ad.grad(_f(xp, a), xp)[0].numpy()
+
+    eps = 1e-5
+    numeric = (grad_at(x0 + eps * v) - grad_at(x0 - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(hv.numpy(), numeric, rtol=1e-6, atol=1e-8)
+
+
+@BOTH
+def test_gradient_penalty_backward_matches_finite_differences(backend):
+    # loss(w) = mean((x @ w).tanh()) + |d out / d x|², differentiated in w through ad.grad
+    rng = np.random.default_rng(2)
+    x0, w0 = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
+
+    def loss(w_values, create_graph):
+        x, w = T(x0, backend), T(w_values, backend)
+        out = (x @ w).tanh().mean()
+        (gx,) = ad.grad(out, x, create_graph=create_graph)
+        return out + (gx * gx).sum(), w
+
+    total, w = loss(w0, True)
+    total.backward()
+    numeric = np.zeros_like(w0)
+    for i in np.ndindex(w0.shape):
+        up, down = w0.copy(), w0.copy()
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        numeric[i] = (loss(up, False)[0].item() - loss(down, False)[0].item()) / 2e-6
+    np.testing.assert_allclose(w.grad.numpy(), numeric, rtol=1e-5, atol=1e-8)
+
+
+@BOTH
+def test_grad_returns_gradients_without_touching_dot_grad(backend):
+    x, y, unused = T([1.0, 2.0], backend), T([3.0], backend), T([0.0], backend)
+    out = (x * y).sum()
+    gx, gy = ad.grad(out, [x, y], retain_graph=True)
+    np.testing.assert_allclose(gx.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(gy.numpy(), [3.0])
+    assert x.grad is None and y.grad is None
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        ad.grad(out, [x, unused], retain_graph=True)
+    gx2, gu = ad.grad(out, [x, unused], allow_unused=True, retain_graph=True)
+    assert gu is None
+    (gx3,) = ad.grad(x * y, x, grad_outputs=np.array([1.0, -1.0]))
+    np.testing.assert_allclose(gx3.numpy(), [3.0, -3.0])
+    with pytest.raises(RuntimeError):  # an input that does not require grad
+        ad.grad((x * 2).sum(), T([1.0], backend, rg=False))
+
+
+@BOTH
+def test_no_grad_enable_grad_and_decorator(backend):
+    x = T([1.0, 2.0], backend)
+    assert ad.is_grad_enabled()
+    with ad.no_grad():
+        assert not ad.is_grad_enabled()
+        y = x * 2
+        with ad.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.is_leaf and y.op == ""
+    assert z.requires_grad and z.op
+    if backend == "scalar":  # the Scalars made under no_grad are not graph nodes either
+        assert all(s.is_leaf for s in y.data.ravel())
+
+    @ad.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad and ad.is_grad_enabled()
+    with ad.set_grad_enabled(False):
+        assert not (x + 1).requires_grad
+    assert (x + 1).requires_grad
+
+
+@BOTH
+def test_detach_cuts_the_graph(backend):
+    x = T([1.0, 2.0], backend)
+    d = x.detach()
+    assert not d.requires_grad and d.is_leaf
+    np.testing.assert_array_equal(d.numpy(), x.numpy())
+    (x * d).sum().backward()  # d is a constant: the gradient is d, not 2x
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0])
+    if backend == "numpy":
+        assert np.shares_memory(d.numpy(), x.numpy())
+
+
+@BOTH
+def test_requires_grad_rules(backend):
+    x = T([1.0], backend, rg=False)
+    assert not x.requires_grad and not (x * 2).requires_grad
+    assert x.requires_grad_() is x and x.requires_grad
+    y = x * 2
+    assert y.requires_grad and not y.is_leaf
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad_(False)
+    x.requires_grad_(False)
+    assert not x.requires_grad
+    for data in (np.arange(3), np.array([True, False])):
+        with pytest.raises(TypeError, match="requires_grad"):
+            ad.Tensor(data, requires_grad=True, backend=backend)
+        with pytest.raises(TypeError):
+            ad.Tensor(data, backend=backend).requires_grad_()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x * 2).sum().backward()
+
+
+@BOTH
+def test_detect_anomaly_names_the_op_in_forward_and_backward(backend):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with ad.detect_anomaly():
+            with pytest.raises(FloatingPointError, match="forward of 'log'"):
+                ad.log(T([-1.0, 1.0], backend))
+            x = T([0.0, 4.0], backend)
+            y = x.sqrt().sum()  # finite forward, inf derivative at 0
+            with pytest.raises(FloatingPointError, match="backward of 'sqrt'"):
+                y.backward()
+        ad.log(T([-1.0], backend))  # outside the context nan passes silently
+        x = T([0.0], backend)
+        x.sqrt().sum().backward()
+        assert x.grad.item() == np.inf
+
+
+@BOTH
+def test_shape_mismatch_names_the_op_and_both_shapes(backend):
+    a, b = ad.zeros(2, 3, backend=backend), ad.zeros(4, backend=backend)
+    for fn, name in [(lambda: a + b, "add"), (lambda: a * b, "mul"), (lambda: a @ b, "matmul"),
+                     (lambda: ad.maximum(a, b), "maximum")]:
+        with pytest.raises(ValueError) as info:
+            fn()
+        msg = str(info.value)
+        assert msg.startswith(name) and "(2, 3)" in msg and "(4,)" in msg
