@@ -12,8 +12,7 @@ import numpy as np
 
 from autodiff._engine import Op
 from autodiff.ops.activation import softmax
-from autodiff.ops.elementwise import abs as _abs
-from autodiff.ops.elementwise import relu, sigmoid
+from autodiff.ops.elementwise import abs as _abs, relu, sigmoid
 from autodiff.tensor import Tensor
 
 __all__ = [
