@@ -259,3 +259,20 @@ def test_plot_history_writes_png_and_svg(tmp_path):
     with pytest.raises(ValueError, match="train_loss"):
         viz.plot_history({"best_epoch": 0}, tmp_path / "e.png")
     assert sorted(f.name for f in tmp_path.iterdir()) == ["h.png", "h.svg"]
+
+
+def test_nested_scopes_give_nested_boxes():
+    x = ad.Tensor(np.ones((1, 2)))
+    W = ad.Tensor(np.ones((2, 2)), requires_grad=True)
+    with module_scope("MLP/Linear[0]"):
+        h = x @ W
+    with module_scope("MLP/Tanh[1]"):
+        y = h.tanh()
+    src = viz.draw(y.sum(), cluster=True).source
+    assert src.count("subgraph cluster_") == 3
+    assert re.search(r"\n\tsubgraph cluster_\d+ \{\n\t\t[^\n]*<B>MLP</B>", src)
+    for inner in (r"Linear\[0\]", r"Tanh\[1\]"):  # one level deeper: inside the MLP box
+        assert re.search(r"\n\t\tsubgraph cluster_\d+ \{\n\t\t\t[^\n]*<B>" + inner, src)
+    # the parameter sits in the box of the layer that uses it, the input x does not
+    linear = src.split("Linear[0]")[1].split("}")[0]
+    assert "param (2, 2)" in linear and "leaf (1, 2)" not in linear

@@ -94,7 +94,7 @@ def _leaf_scopes(tensors):
     users = {}
     for t in tensors:
         for p in _tensor_parents(t):
-            if p._op is None and p._scope is None:
+            if p._op is None and p._scope is None and p._rg:
                 users.setdefault(id(p), set()).add(t._scope)
     return {k: next(iter(s)) for k, s in users.items() if len(s) == 1 and None not in s}
 

@@ -145,14 +145,9 @@ def draw(root, show_values=True, rankdir="LR", max_nodes=300, cluster=False, par
     g.attr("node", fontname="Helvetica", fontsize="10")
     g.attr("edge", arrowsize="0.6")
     root_set = set(roots)
-    scopes = sorted({n.scope for n in nodes if n.scope is not None}) if cluster else []
-    boxes = {}
-    for k, scope in enumerate(scopes):
-        box = graphviz.Digraph(f"cluster_{k}")
-        box.attr(label=f"<<B>{_esc(scope)}</B>>", style="rounded,dashed", color="#64748b", fontname="Helvetica")
-        boxes[scope] = box
+    boxes = _boxes({n.scope for n in nodes if n.scope is not None}) if cluster else {}
     for n in nodes:
-        where = boxes.get(n.scope, g) if cluster else g
+        where = boxes.get(n.scope, g)
         kind = _kind(n, n.index in root_set, ran)
         where.node(f"v{n.index}", _value_label(n, kind, n.index in root_set, show_values), shape="plaintext")
         if n.leaf:
@@ -163,9 +158,26 @@ def draw(root, show_values=True, rankdir="LR", max_nodes=300, cluster=False, par
         numbered = len(n.parents) > 1 and n.op not in _COMMUTATIVE
         for j, p in enumerate(n.parents):
             g.edge(f"v{p}", f"o{n.index}", **({"label": str(j), "fontsize": "8"} if numbered else {}))
-    for box in boxes.values():
-        g.subgraph(box)
+    for path in sorted(boxes, key=lambda p: -p.count("/")):  # inner boxes into outer ones
+        parent = path.rpartition("/")[0]
+        boxes.get(parent, g).subgraph(boxes[path])
     return g
+
+
+def _boxes(scopes) -> dict:
+    """One cluster per scope and per enclosing scope: nn names a call inside another call
+    'outer/inner' (``MLP/Linear[0]``), drawn as a box inside a box labelled with the last part."""
+    paths = set()
+    for scope in scopes:
+        parts = scope.split("/")
+        paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    boxes = {}
+    for k, path in enumerate(sorted(paths)):
+        box = graphviz.Digraph(f"cluster_{k}")
+        box.attr(label=f"<<B>{_esc(path.rpartition('/')[2])}</B>>", style="rounded,dashed", color="#64748b",
+                 fontname="Helvetica")
+        boxes[path] = box
+    return boxes
 
 
 _FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
