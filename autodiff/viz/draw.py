@@ -153,7 +153,7 @@ def draw(root, show_values=True, rankdir="LR", max_nodes=300, cluster=False, par
         if n.leaf:
             continue
         where.node(f"o{n.index}", _op_label(n), shape="ellipse", style="filled", fillcolor="#e2e8f0",
-                   fontsize="9", margin="0.02")
+                   fontsize="9", margin="0.02", width="0.4", height="0.3")
         g.edge(f"o{n.index}", f"v{n.index}")
         numbered = len(n.parents) > 1 and n.op not in _COMMUTATIVE
         for j, p in enumerate(n.parents):
