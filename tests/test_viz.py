@@ -87,6 +87,9 @@ def test_marks_nan_and_dead_parameters():
     assert "dead" not in viz.draw(loss).source  # before backward a zero gradient means nothing
     loss.backward()
     assert "grad = 0 (dead)" in viz.draw(loss).source
+    W2 = ad.Tensor([[1.0, -1.0], [1.0, -1.0], [1.0, -1.0]], requires_grad=True)
+    (x @ W2).relu().sum().backward()  # the second unit is dead: its column gets no gradient
+    assert "3/6 grads = 0" in viz.draw((x @ W2).relu().sum()).source
     a = ad.Scalar(0.0, label="a")
     s = a.relu() * 3
     s.backward()

@@ -91,6 +91,10 @@ def _value_label(node, kind, is_root, show_values) -> str:
     notes = {"nonfinite": "NaN/inf!", "dead": "grad = 0 (dead)"}
     if kind in notes:
         title.append(f'<FONT POINT-SIZE="8" COLOR="#b91c1c">{notes[kind]}</FONT>')
+    elif node.param and isinstance(node.grad, np.ndarray) and node.grad.size > 1:
+        zeros = int(np.count_nonzero(node.grad == 0))
+        if zeros:  # some units get no gradient: worth a look, not an alarm
+            title.append(f'<FONT POINT-SIZE="8" COLOR="#9a3412">{zeros}/{node.grad.size} grads = 0</FONT>')
     cells = ["<BR/>".join(title)]
     if show_values:
         cells.append(f"data {_show(node.data)}")
