@@ -27,6 +27,17 @@ from autodiff.tensor import (
 
 __version__ = "0.1.0"
 
+_SUBPACKAGES = ("nn", "datasets")
+
+
+def __getattr__(name):
+    # Subpackages load on first use (``ad.nn``), so ``import autodiff`` stays fast.
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"autodiff.{name}")
+    raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
+
 __all__ = [
     "BACKENDS", "Function", "FunctionCtx", "GradcheckError", "GradcheckKinkWarning",
     "GradcheckReport", "Scalar", "Tensor", "abs", "arange", "argmax", "argmin", "broadcast_to",
