@@ -25,6 +25,8 @@ from autodiff.tensor import (
     BACKENDS, Tensor, arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
 )
 
+from autodiff import signal as signal  # noqa: E402  (cheap: NumPy only; a subpackage, not in __all__)
+
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "datasets")

@@ -68,8 +68,9 @@ def apply(op: Op, args: tuple, params: dict):
     """Run ``op`` on ``args`` (Tensors, ndarrays or numbers) and record it when a Tensor input
     requires grad and grad mode is on."""
     backend = None
-    rg = False
-    for a in args:
+    edges = []  # (position, input) for each input that requires grad
+    raw = []
+    for i, a in enumerate(args):
         if isinstance(a, Tensor):
             if backend is None:
                 backend = a._backend
@@ -78,9 +79,12 @@ def apply(op: Op, args: tuple, params: dict):
                     f"{op.name}: cannot mix back ends '{backend}' and '{a._backend}' in one op; "
                     f"convert one with .to('{backend}')"
                 )
-            rg = rg or a._rg
-    rg = rg and _grad_enabled.get()
-    raw = [a.data if isinstance(a, Tensor) else a for a in args]
+            if a._rg:
+                edges.append((i, a))
+            raw.append(a.data)
+        else:
+            raw.append(a)
+    rg = bool(edges) and _grad_enabled.get()
     try:
         if backend == "numpy":
             out = op.forward(*raw, **params)
@@ -93,14 +97,16 @@ def apply(op: Op, args: tuple, params: dict):
                     out = fwd(*raw, **params)
     except ValueError as e:
         raise ValueError(f"{op.name}: {e} (input shapes {_shape_note(args)})") from None
-    out = _as_array(out, backend)
+    if type(out) is not np.ndarray:
+        out = _as_array(out, backend)
     t = _new(Tensor)
-    t.data, t._backend, t._grad, t.label = out, backend, None, None
-    t._freed = False
+    t.data, t._backend, t._grad, t.label, t._freed = out, backend, None, None, False
     if rg:
-        t._rg, t._op, t._parents, t._params, t._scope = True, op, args, params or None, _scope.get()
+        t._rg, t._op, t._parents, t._params, t._scope = True, op, args, params, _scope.get()
+        t._edges, t._raw = edges, raw
     else:
         t._rg, t._op, t._parents, t._params, t._scope = False, None, (), None, None
+        t._edges, t._raw = (), None
     if _anomaly.get():
         _check_finite(out, backend, f"forward of '{op.name}'")
     return t
@@ -143,23 +149,27 @@ def unbroadcast(grad, shape):
 
 
 def _toposort(roots):
-    """Tensors that require grad reachable from roots, every one after its parents."""
+    """Tensors that require grad reachable from roots, every one after its parents
+    (iterative: no recursion limit)."""
     order, seen = [], set()
+    add, append = seen.add, order.append
     for root in roots:
         if id(root) in seen or not root._rg:
             continue
-        seen.add(id(root))
-        stack = [(root, iter(root._parents))]
+        add(id(root))
+        stack = [(root, iter(root._edges))]
         while stack:
-            node, parents = stack[-1]
-            for p in parents:
-                if isinstance(p, Tensor) and p._rg and id(p) not in seen:
-                    seen.add(id(p))
-                    stack.append((p, iter(p._parents)))
-                    break
+            node, edges = stack[-1]
+            for _, p in edges:
+                if id(p) not in seen:
+                    add(id(p))
+                    if p._edges:
+                        stack.append((p, iter(p._edges)))
+                        break
+                    append(p)
             else:
                 stack.pop()
-                order.append(node)
+                append(node)
     return order
 
 
@@ -223,42 +233,47 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
             g = grads.pop(k, None)
             if g is None:
                 continue
-            if wanted is not None:
-                if k in wanted:
-                    found[k] = g
+            if wanted is not None and k in wanted:
+                found[k] = g
             op = node._op
             if op is None:
                 if wanted is None:
                     _accumulate_leaf(node, g, create_graph, handed)
                 continue
-            parents, params = node._parents, node._params or {}
+            params = node._params
             if create_graph:
-                out, args = node, parents
+                out, args = node, node._parents
             else:
-                out = node.data
-                args = [p.data if isinstance(p, Tensor) else p for p in parents]
+                out, args = node.data, node._raw
             if op.vjp is not None:
-                needs = tuple(isinstance(p, Tensor) and p._rg for p in parents)
-                pgs = op.vjp(g, out, *args, needs=needs, **params)
+                needs = [False] * len(node._parents)
+                for i, _ in node._edges:
+                    needs[i] = True
+                pgs = op.vjp(g, out, *args, needs=tuple(needs), **params)
             else:
-                pgs = [None] * len(parents)
-                for i, p in enumerate(parents):
-                    if isinstance(p, Tensor) and p._rg:
-                        rule = op.vjps[i]
-                        if rule is None:
-                            raise RuntimeError(f"{op.name}: input {i} is not differentiable")
-                        pgs[i] = rule(g, out, *args, **params)
-            for p, pg in zip(parents, pgs):
-                if pg is None or not (isinstance(p, Tensor) and p._rg):
-                    continue
-                if pg.shape != p.shape:
-                    pg = unbroadcast(pg, p.shape)
-                if pg.dtype != p.dtype:
-                    pg = pg.astype(p.dtype)
+                pgs = None
+            for i, p in node._edges:
+                if pgs is None:
+                    rule = op.vjps[i]
+                    if rule is None:
+                        raise RuntimeError(f"{op.name}: input {i} is not differentiable")
+                    pg = rule(g, out, *args, **params)
+                else:
+                    pg = pgs[i]
+                    if pg is None:
+                        continue
+                pdata = p.data
+                if pg.shape != pdata.shape:
+                    pg = unbroadcast(pg, pdata.shape)
+                if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype and pdata.dtype != object:
+                    pg = pg.astype(pdata.dtype)
                 if anomaly:
                     _check_finite(pg.data if create_graph else pg, "numpy", f"backward of '{op.name}'")
                 kp = id(p)
-                grads[kp] = grads[kp] + pg if kp in grads else pg
+                if kp in grads:
+                    grads[kp] = grads[kp] + pg
+                else:
+                    grads[kp] = pg
             if not retain_graph:
                 node._freed = True
     finally:
@@ -323,6 +338,7 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
             # The Scalars carry the real graph; at the Tensor level the gradient depends on (a
             # superset of) the leaves and the seeds, which is what later backward passes search.
             gt._rg, gt._op, gt._parents = True, _GRAD, tuple(leaves) + tuple(seed_tensors)
+            gt._edges = tuple(enumerate(gt._parents))
         else:
             gt = Tensor(np.array(gs, dtype=np.float64).reshape(t.shape), backend="scalar")
         if inputs is None:

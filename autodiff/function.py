@@ -156,4 +156,5 @@ def _scalar_nodes(cls, ctx, args, out):
     nodes[:] = [_node(float(v), _Op(cls.__name__, rule_for(k)), prev) for k, v in enumerate(values)]
     res = Tensor._wrap(nodes.reshape(shape), "scalar")
     res._rg, res._op, res._parents = True, Op(cls.__name__, None), tuple(args)
+    res._edges = tuple((i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad)
     return res

@@ -71,7 +71,12 @@ class Tensor:
     graph of Scalars (float64 only); ``backend="numpy"`` (the default) runs vectorised.
     """
 
-    __slots__ = ("data", "_rg", "_grad", "_op", "_parents", "_params", "_backend", "_freed", "_scope", "label")
+    # _parents: the op's arguments as given; _edges: (position, input) of those that require grad;
+    # _raw: the arguments' arrays, as the first-order rules receive them; _params: keyword params.
+    __slots__ = (
+        "data", "_rg", "_grad", "_op", "_parents", "_edges", "_raw", "_params", "_backend", "_freed", "_scope",
+        "label",
+    )
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, backend="numpy"):
@@ -87,7 +92,7 @@ class Tensor:
         self._backend = backend
         self._grad = None
         self._op, self._parents, self._params, self._scope = None, (), None, None
-        self._freed = False
+        self._edges, self._raw, self._freed = (), None, False
         self.label = None
         self._rg = False
         if requires_grad:
@@ -99,6 +104,7 @@ class Tensor:
         t = _new(Tensor)
         t.data, t._backend, t._grad, t._rg, t.label = data, backend, None, False, None
         t._op, t._parents, t._params, t._scope, t._freed = None, (), None, None, False
+        t._edges, t._raw = (), None
         return t
 
     # --- attributes ---------------------------------------------------------------------------
@@ -253,28 +259,28 @@ class Tensor:
 
     # --- arithmetic ---------------------------------------------------------------------------
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _apply(_add, (self, other), {})
 
     def __radd__(self, other):
-        return _ops.add(other, self)
+        return _apply(_add, (other, self), {})
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _apply(_sub, (self, other), {})
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        return _apply(_sub, (other, self), {})
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _apply(_mul, (self, other), {})
 
     def __rmul__(self, other):
-        return _ops.mul(other, self)
+        return _apply(_mul, (other, self), {})
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _apply(_div, (self, other), {})
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _apply(_div, (other, self), {})
 
     def __pow__(self, other):
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
@@ -285,13 +291,13 @@ class Tensor:
         return _ops.pow(other, self)
 
     def __matmul__(self, other):
-        return _ops.matmul(self, other)
+        return _apply(_matmul, (self, other), {})
 
     def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
+        return _apply(_matmul, (other, self), {})
 
     def __neg__(self):
-        return _ops.neg(self)
+        return _apply(_neg, (self,), {})
 
     def __pos__(self):
         return self
@@ -502,3 +508,6 @@ def eye(n, m=None, dtype=None, backend="numpy", requires_grad=False) -> Tensor:
 
 from autodiff import _engine  # noqa: E402
 from autodiff import ops as _ops  # noqa: E402
+from autodiff._engine import apply as _apply  # noqa: E402
+from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, sub as _sub  # noqa: E402
+from autodiff.ops.linalg import matmul as _matmul  # noqa: E402

@@ -14,7 +14,7 @@ __all__ = ["softmax", "log_softmax"]
 
 def _softmax_forward(x, axis):
     e = np.exp(x - _shift(x, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def _softmax_scalar(x, axis):
@@ -24,7 +24,7 @@ def _softmax_scalar(x, axis):
 
 def _log_softmax_forward(x, axis):
     z = x - _shift(x, axis)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 def _log_softmax_scalar(x, axis):

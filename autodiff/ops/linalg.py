@@ -23,6 +23,8 @@ def _uncol(v):  # (..., k, 1) -> (..., k)
 
 
 def _grad_a(g, out, a, b):
+    if a.ndim == 2 and b.ndim == 2:  # the common case first: dA = G B^T
+        return g @ b.T
     if a.ndim == 1 and b.ndim == 1:  # dot product: d(a.b)/da = b
         return g * b
     if b.ndim == 1:  # (..., n, k) @ (k,): outer product of g and b
@@ -33,6 +35,8 @@ def _grad_a(g, out, a, b):
 
 
 def _grad_b(g, out, a, b):
+    if a.ndim == 2 and b.ndim == 2:  # dB = A^T G
+        return a.T @ g
     if a.ndim == 1 and b.ndim == 1:
         return g * a
     if a.ndim == 1:  # (k,) @ (..., k, m): outer product of a and g

@@ -18,6 +18,11 @@ _NUMPY_MODE = {"zero": "constant", "replicate": "edge", "mirror": "reflect", "sy
 _AMBIGUOUS = {
     "reflect": "SciPy's 'reflect' repeats the edge ('symmetric' here), NumPy's and PyTorch's do not ('mirror' here)",
     "same": "'same' is a convolution padding, not a boundary mode",
+    "valid": "'valid' means no padding: a mode of the signal convolutions, not a boundary mode",
+    "full": "'full' is not a boundary mode: pad by 2m with 'zero', then filter in 'valid' mode",
+    "periodic": "use 'circular'",
+    "reflect101": "OpenCV's reflect101 is 'mirror' here",
+    "reflect_101": "OpenCV's reflect_101 is 'mirror' here",
     "constant": "use 'zero'",
     "edge": "use 'replicate'",
     "wrap": "use 'circular'",
@@ -72,18 +77,24 @@ def _pad_forward(x, pad_width, mode):
     return np.pad(x, pad_width, mode=_NUMPY_MODE[mode])
 
 
+def _source_cells(n, lo, hi, mode):
+    """The sample each padded cell copies: lo indices for the cells before, then hi after."""
+    k = max(lo, hi) + 1  # a prefix and a suffix of k samples hold every source (n > 2k)
+    idx = np.arange(n) if n <= 2 * k else np.r_[0:k, n - k : n]
+    padded = np.pad(idx, (lo, hi), mode=_NUMPY_MODE[mode])
+    return np.concatenate([padded[:lo], padded[padded.size - hi :]])
+
+
 def _pad_adjoint_forward(g, pad_width, mode, shape):
     out = g
     for ax, ((lo, hi), n) in enumerate(zip(pad_width, shape)):
         if not (lo or hi):
             continue
-        moved = np.moveaxis(out, ax, 0)
-        core = moved[lo : lo + n].copy()
+        core = out[(slice(None),) * ax + (slice(lo, lo + n),)].copy()  # contiguous, owns its data
         if mode != "zero":
-            src = np.pad(np.arange(n), (lo, hi), mode=_NUMPY_MODE[mode])
             cells = np.r_[0:lo, lo + n : lo + n + hi]
-            np.add.at(core, src[cells], moved[cells])
-        out = np.moveaxis(core, 0, ax)
+            np.add.at(np.moveaxis(core, ax, 0), _source_cells(n, lo, hi, mode), np.moveaxis(out, ax, 0)[cells])
+        out = core
     return out
 
 

@@ -60,7 +60,7 @@ def _sum_scalar(x, axis, keepdims):
 
 _sum = Op(  # d(sum x)/dx_i = 1
     "sum",
-    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims),),
     scalar=_sum_scalar,
 )
@@ -94,13 +94,13 @@ def _extremum_scalar(pick):
 
 _max = Op(
     "max",
-    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+    lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims) * _extremum_weights(a, out, axis, keepdims),),
     scalar=_extremum_scalar(Scalar.max),
 )
 _min = Op(
     "min",
-    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+    lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims) * _extremum_weights(a, out, axis, keepdims),),
     scalar=_extremum_scalar(Scalar.min),
 )
@@ -108,13 +108,14 @@ _min = Op(
 
 def _shift(values, axis):
     """The max over ``axis`` (kept), used as a constant shift; 0 where it is not finite."""
-    m = np.max(values, axis=axis, keepdims=True)
-    return np.where(np.isfinite(m), m, 0)
+    m = values.max(axis=axis, keepdims=True)
+    finite = np.isfinite(m)
+    return m if finite.all() else np.where(finite, m, 0)
 
 
 def _lse_forward(x, axis, keepdims):
     m = _shift(x, axis)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
