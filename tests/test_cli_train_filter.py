@@ -84,3 +84,15 @@ def test_filter_bad_arguments(tmp_path):
     assert_usage_error(run_cli("filter", "sig.csv", "--weights", "1,1", cwd=tmp_path))
     (tmp_path / "bad.csv").write_text("1,2\nthree,4\n")
     assert_usage_error(run_cli("filter", "bad.csv", "--filter", "identity", cwd=tmp_path))
+
+
+def test_graph_mlp_on_the_scalar_back_end_is_boxed_by_layer(tmp_path):
+    proc = run_cli("graph", "--mlp", "2,3,1", "--out", "mlp.dot", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    src = (tmp_path / "mlp.dot").read_text()
+    for box in ("<B>MLP</B>", "<B>Linear[0]</B>", "<B>Tanh[1]</B>", "<B>Linear[2]</B>"):
+        assert box in src
+    # 2*3 + 3*1 weights and 3 + 1 biases are parameters; the 2 inputs are plain leaves
+    assert src.count("param</FONT>") == 13 and src.count("leaf</FONT>") == 2
+    assert_usage_error(run_cli("graph", "--mlp", "8,64,64,1", "--out", "big.dot", cwd=tmp_path))
+    assert not (tmp_path / "big.dot").exists()
