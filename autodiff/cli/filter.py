@@ -128,7 +128,8 @@ def run(args) -> int:
     written = [write_array(out, z)]
     if not args.no_plot:
         plot = Path(args.plot) if args.plot else out.with_suffix(".png")
-        title = f"{what}, w = [{', '.join(f'{v:.3g}' for v in w)}], mode {args.mode}"
+        shown = f"w = [{', '.join(f'{v:.3g}' for v in w)}]" if len(w) <= 7 else f"{len(w)} weights"
+        title = f"{what}, {shown}, mode {args.mode}"
         written.append(_plot(plot, x, z, args.mode, len(w) // 2, title))
     print(f"{what} = [{', '.join(f'{v:.4g}' for v in w)}], mode {args.mode}: {len(x)} samples -> {len(z)}")
     for path in written:
