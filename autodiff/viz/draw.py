@@ -125,6 +125,10 @@ def draw(root, show_values=True, rankdir="LR", max_nodes=300, cluster=False, par
     ``cluster=True`` boxes the values made inside each ``nn.Module`` call under the module's
     name (a parameter joins the box of the one module that uses it). ``params`` (a dict or
     ``model.named_parameters()``) names parameter Tensors, as torchviz's ``make_dot`` does.
+    Unlabelled values are numbered ``#k`` as in ``explain``'s text. Colours: parameters blue,
+    other leaves grey, the output yellow (bold border), NaN/inf red, and after backward a
+    parameter whose gradient is exactly zero orange. Operand numbers label the edges into
+    non-commutative ops.
 
     >>> a = ad.Scalar(2.0, label="a"); b = ad.Scalar(-3.0, label="b")
     >>> viz.draw(a * b + a)            # 4 value nodes, 2 op nodes
