@@ -223,7 +223,7 @@ class Scalar:
     >>> a = Scalar(2.0, label="a"); b = Scalar(-3.0, label="b")
     >>> c = (a * b + a.tanh()) ** 2
     >>> c.backward(); round(a.grad, 4)
-    -19.8669
+    29.5042
 
     ``.data`` and ``.grad`` are floats, ``.op`` names the op that made the node (``""`` for a
     leaf) and ``.parents`` holds its inputs in operand order. micrograd's ``Value`` programs run

@@ -1,0 +1,226 @@
+"""The backward pass as text: the chain-rule bookkeeping of every step, in the order the engine runs it.
+
+Nothing is recomputed by hand: the steps follow the engine's own topological order and call the
+ops' own derivative rules (``autodiff/scalar.py`` for Scalars, the Tensor ops' rules for the NumPy
+back end). The local derivative of a Scalar op is its rule run with incoming gradient 1; what a
+step passes on is the rule run with the real incoming gradient, as ``backward()`` does. The
+walk-through only reads the graph, so it works before and after ``backward()`` and changes no
+``.grad``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autodiff import _engine
+from autodiff import scalar as _scalar
+from autodiff._mode import no_grad
+from autodiff.scalar import Scalar
+from autodiff.tensor import Tensor
+from autodiff.viz._graph import _param_names, _scalar_context, _tensor_parents, walk
+
+__all__ = ["explain"]
+
+_FREED_TWINS = None
+
+
+def _rule(fn):
+    """The derivative rule of a Scalar's op, also after backward freed the graph: a freed node
+    points to its op's rule-less twin, from which the live op is found again."""
+    global _FREED_TWINS
+    if fn.vjp is not None:
+        return fn.vjp
+    if _FREED_TWINS is None:
+        ops = [v for v in vars(_scalar).values() if isinstance(v, _scalar._Op)]
+        _FREED_TWINS = {id(op.freed): op for op in ops}
+    op = _FREED_TWINS.get(id(fn))
+    if op is None and fn.param is not None:  # x ** p, p ** x, leaky_relu(slope): rebuilt from p
+        kind = "leaky" if fn.name == "leaky_relu" else ("pow" if fn.name.startswith("**") else "rpow")
+        op = _scalar._param_op(kind, fn.param)
+    return None if op is None else op.vjp
+
+
+def _num(x) -> str:
+    return f"{float(x):.4g}"
+
+
+def _float(x) -> float:
+    return x.data if isinstance(x, Scalar) else float(x)
+
+
+def _sum_text(parts) -> str:
+    if len(parts) == 1:
+        return _num(parts[0])
+    shown = " + ".join(_num(p) for p in parts[:4]) + (" + ..." if len(parts) > 4 else "")
+    return f"{_num(sum(parts))} (= {shown}, one term per use)"
+
+
+def _explain_scalars(roots, seeds, labels, max_steps):
+    order = _scalar._toposort(roots)  # the engine's own order
+    index = {id(s): i for i, s in enumerate(order)}
+
+    def name(s):
+        return s.label or labels.get(id(s)) or f"#{index[id(s)]}"
+
+    def show(s):
+        return f"{name(s)} = {_num(s.data)}"
+
+    parts = {}
+    for r, g in zip(roots, seeds):
+        parts.setdefault(id(r), []).append(float(g))
+    if len(roots) == 1:
+        head = f"of {show(roots[0])}, seeded with g = {_num(seeds[0])}"
+    else:
+        head = f"of {len(roots)} outputs, seeded with the given gradient"
+    lines = [
+        f"Backward pass {head}, in the order the engine runs it.",
+        "Each step: the node's gradient g = d(out)/d(node), summed over its uses; for each parent the",
+        "local derivative d(node)/d(parent) from the op's rule, and what it passes on (g × local).",
+        "",
+    ]
+    steps, leaves = 0, []
+    for node in reversed(order):
+        got = parts.pop(id(node), None)
+        if got is None:
+            continue  # not reached: no gradient flows through it
+        g = sum(got)
+        if not node._prev:
+            leaves.append((node, got))
+            continue
+        rule = _rule(node._fn)
+        prev = node._prev
+        args = [p.data for p in prev]
+        steps += 1
+        if rule is None:
+            raise RuntimeError(f"explain: the rule of op '{node.op}' is gone (freed by backward); "
+                               f"call backward(retain_graph=True) or explain before backward")
+        local = rule(1.0, node.data, *args)
+        passed = rule(g, node.data, *args)
+        if steps <= max_steps:
+            lines.append(f"step {steps}: {show(node)}  [{node.op}]  g = {_sum_text(got)}")
+        for p, loc, pg in zip(prev, local, passed):
+            parts.setdefault(id(p), []).append(_float(pg))
+            if steps <= max_steps:
+                lines.append(f"    -> {show(p):<24} local {_num(_float(loc)):>10}   passes {_num(_float(pg))}")
+    if steps > max_steps:
+        lines.append(f"... {steps - max_steps} more steps (raise max_steps to see them)")
+    ran = any(_float(r.grad) != 0 for r in roots)
+    lines.append("")
+    lines.append("Leaves: their total gradient" + (" (and their .grad, from backward()):" if ran else ":"))
+    for node, got in leaves[:max_steps]:
+        extra = f"   .grad = {_num(_float(node.grad))}" if ran else ""
+        lines.append(f"    {show(node):<24} grad {_sum_text(got)}{extra}")
+    if len(leaves) > max_steps:
+        lines.append(f"    ... {len(leaves) - max_steps} more leaves")
+    return "\n".join(lines)
+
+
+def _norm(a) -> str:
+    a = np.asarray(a, dtype=np.float64)
+    return _num(a) if a.size == 1 else f"‖·‖ {_num(np.linalg.norm(a))}"
+
+
+def _tensor_step(node, g):
+    """Parent gradients of one backward step, exactly as the engine's first-order pass makes them."""
+    op, parents, params = node._op, node._parents, node._params or {}
+    args = [p.data if isinstance(p, Tensor) else p for p in parents]
+    needs = tuple(isinstance(p, Tensor) and p._rg for p in parents)
+    with no_grad():
+        if op.vjp is not None:
+            pgs = list(op.vjp(g, node.data, *args, needs=needs, **params))
+        else:
+            pgs = [op.vjps[i](g, node.data, *args, **params) if need else None for i, need in enumerate(needs)]
+    out = []
+    for p, pg in zip(parents, pgs):
+        if pg is not None and isinstance(p, Tensor) and p._rg:
+            pg = _engine.unbroadcast(np.asarray(pg), p.shape).astype(p.dtype, copy=False)
+        out.append(pg)
+    return out
+
+
+def _explain_tensors(root, seed, names, max_steps):
+    index = {id(t): i for i, t in enumerate(walk([root], _tensor_parents))}
+
+    def show(t):
+        name = names.get(id(t)) or t.label or f"#{index[id(t)]}"
+        what = t.op or ("param" if t.requires_grad else "leaf")
+        value = f" = {_num(t.item())}" if t.size == 1 else ""
+        return f"{name} {what} {t.shape}{value}"
+
+    lines = [
+        f"Backward pass of {show(root)}, in the order the engine runs it (NumPy back end: one step",
+        "per Tensor; gradients shown by shape and norm, summed back over broadcast axes).",
+        "",
+    ]
+    grads = {id(root): [seed]}
+    steps, leaves = 0, []
+    for node in reversed(_engine._toposort([root])):
+        got = grads.pop(id(node), None)
+        if got is None:
+            continue
+        g = sum(got[1:], got[0])
+        if node._op is None:
+            leaves.append((node, g))
+            continue
+        steps += 1
+        uses = f" (sum of {len(got)} uses)" if len(got) > 1 else ""
+        if steps <= max_steps:
+            lines.append(f"step {steps}: {show(node)}  g {g.shape} {_norm(g)}{uses}")
+        for p, pg in zip(node._parents, _tensor_step(node, g)):
+            if not isinstance(p, Tensor):
+                continue
+            if pg is None:
+                text = "no gradient (does not require grad)"
+            else:
+                grads.setdefault(id(p), []).append(pg)
+                text = f"passes {pg.shape} {_norm(pg)}"
+            if steps <= max_steps:
+                lines.append(f"    -> {show(p):<32} {text}")
+    if steps > max_steps:
+        lines.append(f"... {steps - max_steps} more steps (raise max_steps to see them)")
+    lines.append("")
+    lines.append("Leaves: their total gradient (what backward() adds to .grad):")
+    for node, g in leaves:
+        extra = f"   .grad {_norm(node.grad.numpy())}" if node.grad is not None else ""
+        lines.append(f"    {show(node):<32} grad {_norm(g)}{extra}")
+    return "\n".join(lines)
+
+
+def _seed_values(root, gradient):
+    if gradient is None:
+        if root.size != 1:
+            raise ValueError(f"explain: the output has shape {root.shape}; pass gradient= (an array of that shape)")
+        return np.ones(root.shape)
+    g = np.asarray(gradient.numpy() if isinstance(gradient, Tensor) else gradient, dtype=np.float64)
+    if g.shape != root.shape:
+        raise ValueError(f"explain: gradient shape {g.shape} does not match output shape {root.shape}")
+    return g
+
+
+def explain(root, gradient=None, max_steps=200, params=None) -> str:
+    """The backward pass from ``root`` as text, step by step in the order the engine runs it.
+
+    For a Scalar (or a Tensor on the scalar back end) each step shows a node's gradient, the
+    local derivative for each parent (the op's rule at gradient 1) and what it passes on; a
+    NumPy-back-end Tensor shows shapes and norms. Unlabelled nodes are numbered ``#k`` as in
+    ``draw``. ``gradient`` seeds a non-scalar output, as in ``backward``. Reads the graph only:
+    works before or after ``backward()`` (for a freed Scalar graph of a custom Function, call
+    ``backward(retain_graph=True)``) and never changes ``.grad``.
+
+    >>> a = ad.Scalar(2.0, label="a"); b = ad.Scalar(-3.0, label="b")
+    >>> print(viz.explain(a * b))      # step 1: #2 = -6 [*] g = 1; a gets -3, b gets 2
+    """
+    if max_steps < 0:
+        raise ValueError(f"explain: max_steps must be >= 0, got {max_steps}")
+    if isinstance(root, Scalar):
+        return _explain_scalars([root], [1.0 if gradient is None else float(gradient)], {}, max_steps)
+    if not isinstance(root, Tensor):
+        raise TypeError(f"explain: expected a Scalar or a Tensor, got {type(root).__name__}")
+    seed = _seed_values(root, gradient)
+    names = _param_names(params)
+    if not root.requires_grad:
+        raise ValueError("explain: the output does not require grad, so backward has nothing to do")
+    if root.backend == "scalar":
+        labels = _scalar_context(root, names)[0]
+        return _explain_scalars(root.data.ravel().tolist(), seed.ravel().tolist(), labels, max_steps)
+    return _explain_tensors(root, seed.astype(root.dtype), names, max_steps)
