@@ -7,28 +7,86 @@
 Tensor([2., 4., 6.])
 """
 
+from autodiff import signal as signal  # noqa: E402  (cheap: NumPy only; a subpackage, not in __all__)
 from autodiff._engine import grad
 from autodiff._mode import (
-    default_rng, detect_anomaly, enable_grad, is_grad_enabled, manual_seed, no_grad, set_grad_enabled,
+    default_rng,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    manual_seed,
+    no_grad,
+    set_grad_enabled,
 )
 from autodiff.function import Function, FunctionCtx
 from autodiff.gradcheck import (
-    GradcheckError, GradcheckKinkWarning, GradcheckReport, gradcheck, gradcheck_report, gradgradcheck,
+    GradcheckError,
+    GradcheckKinkWarning,
+    GradcheckReport,
+    gradcheck,
+    gradcheck_report,
+    gradgradcheck,
 )
 from autodiff.ops import (
-    abs, argmax, argmin, broadcast_to, clip, concatenate, cos, exp, flatten, leaky_relu, log,
-    log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, pad, relu, reshape, sigmoid,
-    sin, softmax, softplus, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var, where,
-)
-from autodiff.ops import (
-    avg_pool1d, avg_pool2d, batch_norm, conv1d, conv2d, dropout, max_pool1d, max_pool2d,
+    abs,
+    argmax,
+    argmin,
+    avg_pool1d,
+    avg_pool2d,
+    batch_norm,
+    broadcast_to,
+    clip,
+    concatenate,
+    conv1d,
+    conv2d,
+    cos,
+    dropout,
+    exp,
+    flatten,
+    leaky_relu,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    max_pool1d,
+    max_pool2d,
+    maximum,
+    mean,
+    min,
+    minimum,
+    pad,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    softmax,
+    softplus,
+    sqrt,
+    squeeze,
+    stack,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
 )
 from autodiff.scalar import Scalar
 from autodiff.tensor import (
-    BACKENDS, Tensor, arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    BACKENDS,
+    Tensor,
+    arange,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
 )
-
-from autodiff import signal as signal  # noqa: E402  (cheap: NumPy only; a subpackage, not in __all__)
 
 __version__ = "0.1.0"
 

@@ -3,8 +3,7 @@ two back ends against each other, running statistics against NumPy formulas, and
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import autodiff as ad
 

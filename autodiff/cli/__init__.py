@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autodiff.cli import filter as _filter
-from autodiff.cli import gradcheck as _gradcheck
-from autodiff.cli import graph as _graph
-from autodiff.cli import train as _train
+from autodiff.cli import filter as _filter, gradcheck as _gradcheck, graph as _graph, train as _train
 from autodiff.cli._common import CliError
 
 __all__ = ["main", "build_parser", "CliError"]

@@ -3,8 +3,29 @@
 from autodiff.ops.activation import log_softmax, softmax
 from autodiff.ops.conv import conv1d, conv2d
 from autodiff.ops.elementwise import (
-    abs, add, astype, clip, cos, div, exp, leaky_relu, log, maximum, minimum, mul, neg, pow,
-    pow_const, relu, sigmoid, sin, softplus, sqrt, sub, tanh, where,
+    abs,
+    add,
+    astype,
+    clip,
+    cos,
+    div,
+    exp,
+    leaky_relu,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    pow_const,
+    relu,
+    sigmoid,
+    sin,
+    softplus,
+    sqrt,
+    sub,
+    tanh,
+    where,
 )
 from autodiff.ops.linalg import matmul
 from autodiff.ops.padding import pad
@@ -12,8 +33,17 @@ from autodiff.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from autodiff.ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum, var
 from autodiff.ops.regularize import batch_norm, dropout
 from autodiff.ops.shape import (
-    broadcast_to, concatenate, flatten, getitem, index_add, normalize_index, reshape, squeeze,
-    stack, transpose, unsqueeze,
+    broadcast_to,
+    concatenate,
+    flatten,
+    getitem,
+    index_add,
+    normalize_index,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
 )
 
 __all__ = [

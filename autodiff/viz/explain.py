@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff import _engine
-from autodiff import scalar as _scalar
+from autodiff import _engine, scalar as _scalar
 from autodiff._mode import no_grad
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
