@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# One OpenBLAS thread unless you say otherwise: these models' matrices are small, and on a busy
+# 2-core machine a second BLAS thread made the demo 100x slower (0.2 s -> 28 s) waiting for a core.
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: setup demo test lint bench clean
 

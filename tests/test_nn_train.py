@@ -140,13 +140,14 @@ def test_fit_prints_nothing_when_stderr_is_not_a_terminal(capsys):
     assert captured.err == "" and captured.out == ""
 
 
-def test_fit_digits_reaches_97_percent_test_accuracy():
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_digits_reaches_97_percent_test_accuracy(seed):
+    # The `autodiff train` defaults; over split seeds 0-4 they give 97.4-99.3% (mean 98.6%).
     X, y = datasets.digits()
-    train, val, (Xte, yte) = datasets.train_val_test_split(X, y, val=0.15, test=0.15, seed=1)
-    model = nn.MLP([64, 128, 10], rng=0)
-    opt = nn.optim.Adam(model.parameters(), lr=2e-3)
-    h = nn.fit(model, nn.cross_entropy, opt, train, val, epochs=25, batch_size=32, rng=0,
-               early_stopping=8, progress=False)
+    train, val, (Xte, yte) = datasets.train_val_test_split(X, y, val=0.15, test=0.15, seed=seed)
+    model = nn.MLP([64, 256, 128, 10], dropout=0.2, rng=seed)
+    opt = nn.optim.Adam(model.parameters(), lr=1e-3)
+    h = nn.fit(model, nn.cross_entropy, opt, train, val, epochs=40, batch_size=64, rng=seed, progress=False)
     model.eval()
     with ad.no_grad():
         test_acc = nn.accuracy(model(ad.Tensor(Xte)), yte)

@@ -19,7 +19,7 @@ BUILTIN = ("digits", "moons", "spirals", "circles")
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "AdaGrad"}
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
 EPILOG = """examples:
-  autodiff train                                       # digits, MLP 64-128-64-10, Adam
+  autodiff train                                       # digits, MLP 64-256-128-10, Adam
   autodiff train --data moons --hidden 16,16 --activation tanh --epochs 100 --lr auto --optimizer sgd
   autodiff train --data my.csv --epochs 50 --out runs/mine   # last column: the class label
   autodiff train --data my.npz                         # arrays "X" (features) and "y" (labels)
@@ -40,16 +40,19 @@ def register(sub):
     )
     p.add_argument("--data", default="digits", metavar="NAME|FILE",
                    help="digits, moons, spirals, circles, or a .csv (last column = label) / .npz (X, y) file")
-    p.add_argument("--hidden", type=int_list, default=[128, 64], metavar="SIZES",
-                   help="hidden layer sizes (default 128,64)")
+    p.add_argument("--hidden", type=int_list, default=[256, 128], metavar="SIZES",
+                   help="hidden layer sizes (default 256,128)")
     p.add_argument("--activation", choices=("relu", "tanh", "sigmoid", "leaky_relu"), default="relu")
-    p.add_argument("--dropout", type=number, default=0.0, help="dropout after each hidden layer (default 0)")
+    p.add_argument("--dropout", type=number, default=0.2, help="dropout after each hidden layer (default 0.2)")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam", help="default adam")
     p.add_argument("--lr", default=None, metavar="LR|auto",
                    help="step size, or 'auto' for the Bottou search on a sample "
                    "(default: sgd 0.1, adagrad 0.01, others 0.001)")
     p.add_argument("--batch-size", type=int, default=64, help="default 64")
-    p.add_argument("--epochs", type=int, default=20, help="default 20")
+    p.add_argument("--epochs", type=int, default=40, help="default 40")
+    p.add_argument("--standardize", choices=("auto", "yes", "no"), default="auto",
+                   help="standardize features with the training split's mean and std; 'auto' (default) "
+                        "does unless every feature already lies in [0, 1], as pixel intensities do")
     p.add_argument("--weight-decay", type=number, default=0.0, help="default 0")
     p.add_argument("--patience", type=int, default=None, help="stop after this many epochs without a better validation loss")
     p.add_argument("--backend", choices=("numpy", "scalar"), default="numpy", help="default numpy")
@@ -172,8 +175,10 @@ def run(args) -> int:
     (Xtr, ytr), (Xva, yva), (Xte, yte) = datasets.train_val_test_split(X, y, val=0.15, test=0.15, seed=args.seed)
     if min(len(Xtr), len(Xva), len(Xte)) == 0:
         raise CliError(f"--data: {len(X)} rows are too few to split into train, validation and test")
-    Xtr, stats = nn.standardize(Xtr)
-    Xva, Xte = nn.standardize(Xva, stats), nn.standardize(Xte, stats)
+    # Rare pixels have a tiny std, so standardizing images in [0, 1] blows them up: 'auto' skips it.
+    if args.standardize == "yes" or (args.standardize == "auto" and not (X.min() >= 0 and X.max() <= 1)):
+        Xtr, stats = nn.standardize(Xtr)
+        Xva, Xte = nn.standardize(Xva, stats), nn.standardize(Xte, stats)
     k = int(y.max()) + 1
     sizes = [X.shape[1], *args.hidden, k]
     model = nn.MLP(sizes, activation=args.activation, dropout=args.dropout, rng=args.seed, backend=args.backend)
