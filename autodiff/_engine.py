@@ -264,33 +264,7 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
                 if wanted is None:
                     _accumulate_leaf(node, g, create_graph, handed)
                 continue
-            params = node._params
-            if create_graph:
-                out, args = node, node._parents
-            else:
-                out, args = node.data, node._raw
-            if op.vjp is not None:
-                needs = [False] * len(node._parents)
-                for i, _ in node._edges:
-                    needs[i] = True
-                pgs = op.vjp(g, out, *args, needs=tuple(needs), **params)
-            else:
-                pgs = None
-            for i, p in node._edges:
-                if pgs is None:
-                    rule = op.vjps[i]
-                    if rule is None:
-                        raise RuntimeError(f"{op.name}: input {i} is not differentiable")
-                    pg = rule(g, out, *args, **params)
-                else:
-                    pg = pgs[i]
-                    if pg is None:
-                        continue
-                pdata = p.data
-                if pg.shape != pdata.shape:
-                    pg = unbroadcast(pg, pdata.shape)
-                if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype and pdata.dtype != object:
-                    pg = pg.astype(pdata.dtype)
+            for p, pg in node_step(node, g, create_graph):
                 if anomaly:
                     _check_finite(pg.data if create_graph else pg, "numpy", f"backward of '{op.name}'")
                 kp = id(p)
@@ -303,6 +277,41 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
     finally:
         _grad_enabled.reset(token)
     return found
+
+
+def node_step(node, g, create_graph=False):
+    """One backward step at a recorded numpy-back-end node: ``[(parent, gradient), ...]`` for the
+    parents that require grad, each gradient summed back to the parent's shape and dtype. Rules
+    get arrays, or Tensors under ``create_graph`` (the caller sets the grad mode)."""
+    op, params = node._op, node._params
+    if create_graph:
+        out, args = node, node._parents
+    else:
+        out, args = node.data, node._raw
+    pgs = None
+    if op.vjp is not None:
+        needs = [False] * len(node._parents)
+        for i, _ in node._edges:
+            needs[i] = True
+        pgs = op.vjp(g, out, *args, needs=tuple(needs), **params)
+    result = []
+    for i, p in node._edges:
+        if pgs is None:
+            rule = op.vjps[i]
+            if rule is None:
+                raise RuntimeError(f"{op.name}: input {i} is not differentiable")
+            pg = rule(g, out, *args, **params)
+        else:
+            pg = pgs[i]
+            if pg is None:
+                continue
+        pdata = p.data
+        if pg.shape != pdata.shape:
+            pg = unbroadcast(pg, pdata.shape)
+        if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype and pdata.dtype != object:
+            pg = pg.astype(pdata.dtype)
+        result.append((p, pg))
+    return result
 
 
 def _accumulate_leaf(leaf, g, create_graph, handed):

@@ -120,21 +120,10 @@ def _norm(a) -> str:
 
 
 def _tensor_step(node, g):
-    """Parent gradients of one backward step, exactly as the engine's first-order pass makes them."""
-    op, parents, params = node._op, node._parents, node._params or {}
-    args = [p.data if isinstance(p, Tensor) else p for p in parents]
-    needs = tuple(isinstance(p, Tensor) and p._rg for p in parents)
+    """Parent gradients of one backward step: the engine's own first-order step."""
     with no_grad():
-        if op.vjp is not None:
-            pgs = list(op.vjp(g, node.data, *args, needs=needs, **params))
-        else:
-            pgs = [op.vjps[i](g, node.data, *args, **params) if need else None for i, need in enumerate(needs)]
-    out = []
-    for p, pg in zip(parents, pgs):
-        if pg is not None and isinstance(p, Tensor) and p._rg:
-            pg = _engine.unbroadcast(np.asarray(pg), p.shape).astype(p.dtype, copy=False)
-        out.append(pg)
-    return out
+        got = {id(p): pg for p, pg in _engine.node_step(node, g)}
+    return [got.get(id(p)) if isinstance(p, Tensor) else None for p in node._parents]
 
 
 def _explain_tensors(root, seed, names, max_steps):
