@@ -174,7 +174,9 @@ def unbroadcast(grad, shape):
 
 def _toposort(roots):
     """Tensors that require grad reachable from roots, every one after its parents
-    (iterative: no recursion limit)."""
+    (iterative: no recursion limit). The same walk as ``scalar._toposort`` over ``_edges``
+    instead of ``_prev``: kept as two loops because an accessor call per node would cost the
+    65k-node Scalar backward about 7%."""
     order, seen = [], set()
     add, append = seen.add, order.append
     for root in roots:
