@@ -8,7 +8,10 @@ from op_table import CASES
 from autodiff.cli._optable import ROWS
 
 # Test-table rows that are variants of one op (pow_int, getitem_mask, rsub_array ...) -> the op.
-_VARIANT = re.compile(r"_(int|frac|neg|zero|const|default|lo|basic|int_arrays|int_axis|mask|array|float\d+)$")
+_VARIANT = re.compile(
+    r"_(int|frac|neg|const|default|lo|basic|int_arrays|int_axis|mask|array|float\d+"
+    r"|zero|replicate|mirror|symmetric|circular)$"
+)
 _ALIASES = {"radd": "add", "rsub": "sub", "rmul": "mul", "rdiv": "div", "rpow": "pow", "rmatmul": "matmul",
             "T": "transpose", "flatten": "reshape"}
 
