@@ -1,0 +1,69 @@
+"""Run every benchmark module in benchmarks/ (``bench_*.py`` with a ``main(argv)``), in one process.
+
+    python benchmarks/run.py [--only mlp,scalar] [--list] [--quick | --smoke] [--json PATH] [...]
+
+Options other than ``--only``, ``--list`` and ``--json`` go to every module (see common.py for
+the convention and ``python benchmarks/bench_mlp.py --help`` for the shared options). ``--json``
+saves all modules' results, with the environment, in one file. Exit status 1 if a module failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import common  # noqa: E402
+
+
+def discover() -> list[str]:
+    """Names of the benchmark modules, in alphabetical order."""
+    return sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("bench_") and f.endswith(".py"))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", metavar="NAMES", help="comma-separated module names, with or without 'bench_'")
+    ap.add_argument("--list", action="store_true", help="list the benchmark modules and exit")
+    ap.add_argument("--json", metavar="PATH", help="save every module's results in one JSON file")
+    args, rest = ap.parse_known_args(argv)
+    common.parser().parse_args(rest)  # reject unknown options before running anything
+    names = discover()
+    if args.list:
+        print("\n".join(names))
+        return 0
+    if args.only:
+        wanted = {n if n.startswith("bench_") else f"bench_{n}" for n in args.only.split(",") if n}
+        unknown = wanted - set(names)
+        if unknown:
+            ap.error(f"unknown benchmark(s) {sorted(unknown)}; found {names}")
+        names = [n for n in names if n in wanted]
+    results, failed = [], []
+    t0 = time.perf_counter()
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+            if not callable(getattr(mod, "main", None)):
+                print(f"\n=== {name}: skipped (no main(argv) function; see benchmarks/README.md) ===")
+                continue
+            results.append(mod.main(list(rest)))
+        except Exception:  # one broken module must not hide the others' results
+            traceback.print_exc()
+            failed.append(name)
+    print(f"\nran {len(results)} benchmark module(s) in {time.perf_counter() - t0:.0f} s"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    if args.json:
+        common.save_json(args.json, {"env": common.env_info(), "benchmarks": results, "failed": failed})
+        print(f"results written to {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
