@@ -183,26 +183,29 @@ def _quantiles(xs):
     return q[0], statistics.median(xs), q[2]
 
 
-def _calibrate(fn, min_time, max_number=10_000):
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _calibrate(fn, min_time, max_number=10_000, clock=time.perf_counter):
     """How many calls make one timed block last at least ``min_time`` (like timeit's autorange)."""
     number = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= min_time or number >= max_number:
             return number, dt / number
         number = min(max_number, max(number * 2, int(number * 1.2 * min_time / max(dt, 1e-9))))
 
 
-def _time_interleaved(cases, rounds, warmup, min_time, smoke):
+def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_counter):
     names = list(cases)
     if smoke:
         numbers = dict.fromkeys(names, 1)
         rounds, warmup = 1, 0
     else:
-        numbers = {n: _calibrate(cases[n], min_time)[0] for n in names}
+        numbers = {n: _calibrate(cases[n], min_time, clock=clock)[0] for n in names}
     times = {n: [] for n in names}
     for r in range(warmup + rounds):
         order = names[r % len(names):] + names[: r % len(names)]
@@ -210,10 +213,10 @@ def _time_interleaved(cases, rounds, warmup, min_time, smoke):
             gc.collect()
         for n in order:
             fn, k = cases[n], numbers[n]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(k):
                 fn()
-            dt = (time.perf_counter() - t0) / k
+            dt = (clock() - t0) / k
             if r >= warmup:
                 times[n].append(dt)
     return times, numbers
@@ -259,20 +262,20 @@ class Report:
             warmup = min(warmup, 1)
         if args.profile is not None:
             self._profile(title, cases, args.profile)
-        times, numbers = _time_interleaved(cases, rounds, warmup, min_time, args.smoke)
+        times, numbers = _time_interleaved(cases, rounds, warmup, min_time, args.smoke, CLOCKS[args.clock])
         base = times[baseline]
         rows, results = [], []
         for n, ts in times.items():
             q1, med, q3 = _quantiles(ts)
             ratio = statistics.median(t / b for t, b in zip(ts, base))
             rec = {"case": n, "median_s": med, "q1_s": q1, "q3_s": q3, "min_s": min(ts), "ratio": ratio,
-                   "rounds": len(ts), "number": numbers[n], "times_s": ts}
+                   "rounds": len(ts), "number": numbers[n], "clock": args.clock, "times_s": ts}
             if extra and n in extra:
                 rec.update(extra[n])
             results.append(rec)
             rows.append([n, format_time(med), f"{format_time(q1)} - {format_time(q3)}", format_time(min(ts)),
                          f"{ratio:.2f}x", f"{len(ts)}x{numbers[n]}"])
-        header = ["case", "median", "IQR", "min", f"vs {baseline}", "rounds x calls"]
+        header = ["case", f"median ({args.clock})", "IQR", "min", f"vs {baseline}", "rounds x calls"]
         sec = {"kind": "comparison", "title": title, "baseline": baseline, "results": results, "target": target}
         self.sections.append(sec)
         _print_table(title, header, rows)
@@ -342,6 +345,9 @@ def parser(description: str = "") -> argparse.ArgumentParser:
                         "under cProfile and print the top functions")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="limit NumPy's BLAS (via threadpoolctl) and PyTorch to N threads (default: as set)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall: elapsed time (default); cpu: the process's CPU time, all threads (robust to "
+                        "other processes on a busy machine when BLAS runs one thread: use with --threads 1)")
     p.add_argument("--profile-top", type=int, default=25, metavar="N", help="functions shown by --profile")
     return p
 
