@@ -18,7 +18,9 @@ drift and noisy neighbours hit all cases alike. A case is repeated ``number`` ti
 median time per call, its interquartile range, and the ratio to the baseline as the median of the
 per-round ratios (paired, so a round slowed by a neighbour mostly cancels out), and the fastest
 round (``min``: the least disturbed by other processes). The garbage collector stays on, as in
-real use, and is run before each round.
+real use, and a full collection runs (untimed) before each case's block, so no case pays for the
+cyclic garbage of the one before it (micrograd's closures make cycles: its last step's garbage
+is then collected outside its timing, which favours micrograd slightly).
 """
 
 from __future__ import annotations
@@ -209,10 +211,10 @@ def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_co
     times = {n: [] for n in names}
     for r in range(warmup + rounds):
         order = names[r % len(names):] + names[: r % len(names)]
-        if not smoke:  # a full collection costs ~0.1 s once torch is imported
-            gc.collect()
         for n in order:
             fn, k = cases[n], numbers[n]
+            if not smoke:  # (a full collection costs ~0.1 s once torch is imported)
+                gc.collect()
             t0 = clock()
             for _ in range(k):
                 fn()
