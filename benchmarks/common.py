@@ -17,7 +17,9 @@ drift and noisy neighbours hit all cases alike. A case is repeated ``number`` ti
 (calibrated so a round of it lasts at least ``--min-time``), after warm-up rounds. We report the
 median time per call, its interquartile range, and the ratio to the baseline as the median of the
 per-round ratios (paired, so a round slowed by a neighbour mostly cancels out), and the fastest
-round (``min``: the least disturbed by other processes). The garbage collector stays on, as in
+round (``min``: the least disturbed by other processes), and the minor page faults per call
+(memory the allocator gave back to the system and had to fault in again: a cost that depends on
+the peak memory of a step, see README.md). The garbage collector stays on, as in
 real use, and a full collection runs (untimed) before each case's block, so no case pays for the
 cyclic garbage of the one before it (micrograd's closures make cycles: its last step's garbage
 is then collected outside its timing, which favours micrograd slightly).
@@ -37,6 +39,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 try:  # run from a checkout without installing: the repository root holds the package
     import autodiff  # noqa: F401
@@ -201,6 +208,11 @@ def _calibrate(fn, min_time, max_number=10_000, clock=time.perf_counter):
         number = min(max_number, max(number * 2, int(number * 1.2 * min_time / max(dt, 1e-9))))
 
 
+def _minor_faults():
+    """Minor page faults of this process so far (0 where the resource module is missing)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
+
+
 def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_counter):
     names = list(cases)
     if smoke:
@@ -209,19 +221,23 @@ def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_co
     else:
         numbers = {n: _calibrate(cases[n], min_time, clock=clock)[0] for n in names}
     times = {n: [] for n in names}
+    faults = dict.fromkeys(names, 0)
     for r in range(warmup + rounds):
         order = names[r % len(names):] + names[: r % len(names)]
         for n in order:
             fn, k = cases[n], numbers[n]
             if not smoke:  # (a full collection costs ~0.1 s once torch is imported)
                 gc.collect()
+            f0 = _minor_faults()
             t0 = clock()
             for _ in range(k):
                 fn()
             dt = (clock() - t0) / k
             if r >= warmup:
                 times[n].append(dt)
-    return times, numbers
+                faults[n] += _minor_faults() - f0
+    faults = {n: faults[n] / (rounds * numbers[n]) for n in names}
+    return times, numbers, faults
 
 
 class Report:
@@ -264,20 +280,21 @@ class Report:
             warmup = min(warmup, 1)
         if args.profile is not None:
             self._profile(title, cases, args.profile)
-        times, numbers = _time_interleaved(cases, rounds, warmup, min_time, args.smoke, CLOCKS[args.clock])
+        times, numbers, faults = _time_interleaved(cases, rounds, warmup, min_time, args.smoke, CLOCKS[args.clock])
         base = times[baseline]
         rows, results = [], []
         for n, ts in times.items():
             q1, med, q3 = _quantiles(ts)
             ratio = statistics.median(t / b for t, b in zip(ts, base))
             rec = {"case": n, "median_s": med, "q1_s": q1, "q3_s": q3, "min_s": min(ts), "ratio": ratio,
-                   "rounds": len(ts), "number": numbers[n], "clock": args.clock, "times_s": ts}
+                   "rounds": len(ts), "number": numbers[n], "clock": args.clock,
+                   "minor_faults_per_call": faults[n], "times_s": ts}
             if extra and n in extra:
                 rec.update(extra[n])
             results.append(rec)
             rows.append([n, format_time(med), f"{format_time(q1)} - {format_time(q3)}", format_time(min(ts)),
-                         f"{ratio:.2f}x", f"{len(ts)}x{numbers[n]}"])
-        header = ["case", f"median ({args.clock})", "IQR", "min", f"vs {baseline}", "rounds x calls"]
+                         f"{ratio:.2f}x", f"{faults[n]:.0f}", f"{len(ts)}x{numbers[n]}"])
+        header = ["case", f"median ({args.clock})", "IQR", "min", f"vs {baseline}", "faults/call", "rounds x calls"]
         sec = {"kind": "comparison", "title": title, "baseline": baseline, "results": results, "target": target}
         self.sections.append(sec)
         _print_table(title, header, rows)
