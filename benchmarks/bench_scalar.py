@@ -8,7 +8,8 @@ same model as Tensors (``x @ W + b``, relu) runs on the scalar back end (the Ten
 the same Scalars) and, for scale, on the NumPy back end. All variants start from the same weights
 and are checked to give the same loss and gradients before timing.
 
-Also reported: nodes per step and memory per node (tracemalloc: bytes still allocated after the
+A variant with the garbage collector off shows what the collector costs (the Scalar graph has no
+reference cycles, so it is freed all the same). Also reported: nodes per step and memory per node (tracemalloc: bytes still allocated after the
 forward pass built the graph, divided by the number of nodes it created).
 
     PYTHONPATH=. python benchmarks/bench_scalar.py [--quick | --smoke] [--json PATH] [--profile]
@@ -199,6 +200,19 @@ class TensorVariant:
         return sum(p.size for p in self.params)
 
 
+def without_gc(fn):
+    """``fn`` run with the cyclic garbage collector off (what the collector costs a step)."""
+
+    def run():
+        gc.disable()
+        try:
+            return fn()
+        finally:
+            gc.enable()
+
+    return run
+
+
 # --- graph size and memory ---------------------------------------------------------------------
 
 
@@ -253,6 +267,7 @@ def main(argv=None):
     else:
         variants["micrograd Value"] = ValueVariant(mg.Value, params0, X, y)
     variants["Tensor backend=scalar"] = TensorVariant("scalar", params0, X, y)
+    gc_off = "autodiff.Scalar, gc off"  # the Scalar graph has no cycles: reference counting frees it
     variants["Tensor backend=numpy"] = TensorVariant("numpy", params0, X, y)
 
     ref = variants["autodiff.Scalar"].loss_and_grads()
@@ -263,10 +278,12 @@ def main(argv=None):
 
     shape = f"MLP {'-'.join(map(str, sizes))}, {points} moons points"
     report.compare(f"{shape}: one full-batch training step (forward, zero grad, backward, SGD)",
-                   {n: v.step for n, v in variants.items()}, baseline="autodiff.Scalar", rounds=7, warmup=1,
+                   {**{n: v.step for n, v in variants.items()}, gc_off: without_gc(variants["autodiff.Scalar"].step)},
+                   baseline="autodiff.Scalar", rounds=7, warmup=1,
                    target="micrograd >= 10x slower than autodiff.Scalar; Tensor backend=scalar close to 1x")
     report.compare(f"{shape}: forward only (building the graph)",
-                   {n: v.forward for n, v in variants.items()}, baseline="autodiff.Scalar", rounds=7, warmup=1)
+                   {**{n: v.forward for n, v in variants.items()}, gc_off: without_gc(variants["autodiff.Scalar"].forward)},
+                   baseline="autodiff.Scalar", rounds=7, warmup=1)
 
     rows, data = [], {}
     for name, v in variants.items():

@@ -324,7 +324,8 @@ class Report:
                   if self.description else "", "mode": _mode(self.args), "sections": self.sections}
         if self.args.json:
             save_json(self.args.json, {"env": env_info(), "benchmarks": [result]})
-            print(f"\nresults written to {self.args.json}")
+            if not self.args.child:
+                print(f"\nresults written to {self.args.json}")
         return result
 
 
@@ -367,6 +368,7 @@ def parser(description: str = "") -> argparse.ArgumentParser:
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                    help="wall: elapsed time (default); cpu: the process's CPU time, all threads (robust to "
                         "other processes on a busy machine when BLAS runs one thread: use with --threads 1)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # run by run.py: it prints the env
     p.add_argument("--profile-top", type=int, default=25, metavar="N", help="functions shown by --profile")
     return p
 
@@ -385,6 +387,11 @@ def _limit_threads(n):
         torch.set_num_threads(n)
 
 
+def mark_env_printed():
+    global _env_printed
+    _env_printed = True
+
+
 def start(argv, name: str, description: str = "") -> tuple[argparse.Namespace, Report]:
     """Parse the command line, print the environment (once per process) and return a Report."""
     global _env_printed
@@ -392,7 +399,7 @@ def start(argv, name: str, description: str = "") -> tuple[argparse.Namespace, R
     if args.threads:
         _limit_threads(args.threads)
     print(f"\n=== {name} [{_mode(args)}] ===")
-    if not _env_printed:
+    if not _env_printed and not args.child:
         print_env(env_info())
         _env_printed = True
     return args, Report(name, args, description)

@@ -1,18 +1,24 @@
-"""Run every benchmark module in benchmarks/ (``bench_*.py`` with a ``main(argv)``), in one process.
+"""Run every benchmark module in benchmarks/ (``bench_*.py`` with a ``main(argv)``).
 
-    python benchmarks/run.py [--only mlp,scalar] [--list] [--quick | --smoke] [--json PATH] [...]
+    python benchmarks/run.py [--only mlp,scalar] [--list] [--in-process] [--quick | --smoke] [--json PATH] [...]
 
-Options other than ``--only``, ``--list`` and ``--json`` go to every module (see common.py for
-the convention and ``python benchmarks/bench_mlp.py --help`` for the shared options). ``--json``
-saves all modules' results, with the environment, in one file. Exit status 1 if a module failed.
+Each module runs in a fresh interpreter (the same Python), so one module's imports (torch), heap
+and garbage-collector state cannot change another's timings; ``--in-process`` runs them all in
+this process instead (faster to start). Options other than ``--only``, ``--list``,
+``--in-process`` and ``--json`` go to every module (see common.py for the convention and
+``python benchmarks/bench_mlp.py --help`` for the shared options). ``--json`` saves every
+module's results, with the environment, in one file. Exit status 1 if a module failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -28,10 +34,31 @@ def discover() -> list[str]:
     return sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("bench_") and f.endswith(".py"))
 
 
+def _run_in_process(name, rest):
+    mod = importlib.import_module(name)
+    if not callable(getattr(mod, "main", None)):
+        print(f"\n=== {name}: skipped (no main(argv) function; see benchmarks/README.md) ===")
+        return None
+    return mod.main(list(rest))
+
+
+def _run_subprocess(name, rest):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.json")
+        cmd = [sys.executable, os.path.join(HERE, f"{name}.py"), *rest, "--child", "--json", out]
+        sys.stdout.flush()
+        proc = subprocess.run(cmd, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name} exited with status {proc.returncode}")
+        with open(out) as f:
+            return json.load(f)["benchmarks"][0]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", metavar="NAMES", help="comma-separated module names, with or without 'bench_'")
     ap.add_argument("--list", action="store_true", help="list the benchmark modules and exit")
+    ap.add_argument("--in-process", action="store_true", help="run the modules in this process, one after another")
     ap.add_argument("--json", metavar="PATH", help="save every module's results in one JSON file")
     args, rest = ap.parse_known_args(argv)
     common.parser().parse_args(rest)  # reject unknown options before running anything
@@ -45,15 +72,15 @@ def main(argv=None) -> int:
         if unknown:
             ap.error(f"unknown benchmark(s) {sorted(unknown)}; found {names}")
         names = [n for n in names if n in wanted]
+    common.print_env(common.env_info())
+    common.mark_env_printed()
     results, failed = [], []
     t0 = time.perf_counter()
     for name in names:
         try:
-            mod = importlib.import_module(name)
-            if not callable(getattr(mod, "main", None)):
-                print(f"\n=== {name}: skipped (no main(argv) function; see benchmarks/README.md) ===")
-                continue
-            results.append(mod.main(list(rest)))
+            res = _run_in_process(name, rest) if args.in_process else _run_subprocess(name, rest)
+            if res is not None:
+                results.append(res)
         except Exception:  # one broken module must not hide the others' results
             traceback.print_exc()
             failed.append(name)
