@@ -50,9 +50,25 @@ try:  # run from a checkout without installing: the repository root holds the pa
 except ImportError:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-__all__ = ["Report", "start", "env_info", "format_time", "blas_threads", "optional_import"]
+__all__ = ["Report", "start", "env_info", "format_time", "blas_threads", "optional_import", "follows_convention"]
 
 _env_printed = False
+
+
+def follows_convention(path) -> bool:
+    """True when the module at ``path`` defines ``main(argv...)`` and calls ``common.start`` (read
+    statically, without importing it): then run.py can pass options and the smoke test --smoke."""
+    import ast
+
+    with open(path) as f:
+        tree = ast.parse(f.read(), filename=str(path))
+    has_main = any(isinstance(n, ast.FunctionDef) and n.name == "main" and n.args.args for n in tree.body)
+    calls_start = any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "start"
+        and isinstance(n.func.value, ast.Name) and n.func.value.id == "common"
+        for n in ast.walk(tree)
+    )
+    return has_main and calls_start
 
 
 # --- environment --------------------------------------------------------------------------------
@@ -152,9 +168,9 @@ def env_info() -> dict:
     return info
 
 
-def print_env(info: dict, out=sys.stdout):
+def print_env(info: dict, out=None):
     def p(*a):
-        print(*a, file=out)
+        print(*a, file=out or sys.stdout)
 
     p(f"Python {info['python']} ({info['implementation']}), NumPy {info['numpy']}, "
       f"torch {info['torch'] or 'not installed'}, micrograd {info['micrograd'] or 'not installed'}")
