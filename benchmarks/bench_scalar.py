@@ -9,7 +9,9 @@ the same Scalars) and, for scale, on the NumPy back end. All variants start from
 and are checked to give the same loss and gradients before timing.
 
 A variant with the garbage collector off shows what the collector costs (the Scalar graph has no
-reference cycles, so it is freed all the same). Also reported: nodes per step and memory per node (tracemalloc: bytes still allocated after the
+reference cycles, so it is freed all the same). With the collector on, building the graph
+triggers a full collection, which scans every object of the process: the same step is slower in
+a process that has imported torch (~1.7e5 objects), so this module does not import it. Also reported: nodes per step and memory per node (tracemalloc: bytes still allocated after the
 forward pass built the graph, divided by the number of nodes it created).
 
     PYTHONPATH=. python benchmarks/bench_scalar.py [--quick | --smoke] [--json PATH] [--profile]

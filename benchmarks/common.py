@@ -235,7 +235,8 @@ def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_co
         numbers = dict.fromkeys(names, 1)
         rounds, warmup = 1, 0
     else:
-        numbers = {n: _calibrate(cases[n], min_time, clock=clock)[0] for n in names}
+        # the largest of three tries: one call stalled by another process must not set number=1
+        numbers = {n: max(_calibrate(cases[n], min_time, clock=clock)[0] for _ in range(3)) for n in names}
     times = {n: [] for n in names}
     faults = dict.fromkeys(names, 0)
     for r in range(warmup + rounds):
@@ -398,7 +399,7 @@ def _limit_threads(n):
         print(f"  note: --threads {n} needs threadpoolctl (or set OPENBLAS_NUM_THREADS before starting Python)")
     elif not _limits or _limits[-1][0] != n:
         _limits.append((n, tpc.threadpool_limits(limits=n)))
-    torch = sys.modules.get("torch") or optional_import("torch")
+    torch = sys.modules.get("torch")  # never import it here: 10^5 more objects for every gc pass
     if torch is not None:
         torch.set_num_threads(n)
 
