@@ -201,6 +201,10 @@ def format_time(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def _format_ratio(r: float) -> str:
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
+
+
 def _quantiles(xs):
     if len(xs) == 1:
         return xs[0], xs[0], xs[0]
@@ -310,7 +314,7 @@ class Report:
                 rec.update(extra[n])
             results.append(rec)
             rows.append([n, format_time(med), f"{format_time(q1)} - {format_time(q3)}", format_time(min(ts)),
-                         f"{ratio:.2f}x", f"{faults[n]:.0f}", f"{len(ts)}x{numbers[n]}"])
+                         _format_ratio(ratio), f"{faults[n]:.0f}", f"{len(ts)}x{numbers[n]}"])
         header = ["case", f"median ({args.clock})", "IQR", "min", f"vs {baseline}", "faults/call", "rounds x calls"]
         sec = {"kind": "comparison", "title": title, "baseline": baseline, "results": results, "target": target}
         self.sections.append(sec)
