@@ -3,7 +3,7 @@
 The convention every ``benchmarks/bench_*.py`` module follows (``run.py`` and the smoke test
 rely on it):
 
-- it defines ``main(argv=None) -> dict`` and ends with ``if __name__ == "__main__": main()``;
+- it defines ``main(argv=None) -> dict`` and ends with ``if __name__ == "__main__": main(sys.argv[1:])``;
 - ``main`` starts with ``args, report = common.start(argv, "name", __doc__)``, then adds
   comparisons (``report.compare(...)``) and free tables (``report.table(...)``), and ends with
   ``return report.finish()`` (which prints the tables, writes ``--json`` and returns the results);
