@@ -432,6 +432,70 @@ def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=
     if retain_graph is None:
         retain_graph = create_graph
     order = _toposort(roots)
+    if accumulate and not create_graph and not _anomaly.get() and _fresh(order, capture):
+        _backprop_in_place(order, roots, seeds, retain_graph, capture)
+    else:
+        _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, capture)
+
+
+def _fresh(order, capture):
+    """True when no inner node (nor captured node) holds a gradient yet: the usual first backward
+    of a new graph, where gradients can be summed in ``.grad`` itself."""
+    for node in order:
+        if node._fn is not None and node.grad != 0.0:
+            return False
+    if capture:
+        for node in order:
+            if id(node) in capture and node.grad != 0.0:
+                return False
+    return True
+
+
+def _backprop_in_place(order, roots, seeds, retain_graph, capture):
+    # Each node's .grad is complete once every node after it in ``order`` has run; add and mul,
+    # most of any graph, are inlined.
+    for r, s in zip(roots, seeds):
+        r.grad += float(s)
+    add, mul = _ADD, _MUL
+    for node in reversed(order):
+        fn = node._fn
+        if fn is None:
+            continue
+        vjp = fn.vjp
+        if vjp is None:
+            raise RuntimeError(_FREED)
+        g = node.grad
+        if g != 0.0:
+            prev = node._prev
+            if fn is add:
+                a, b = prev
+                a.grad += g
+                b.grad += g
+            elif fn is mul:
+                a, b = prev
+                a.grad += g * b.data
+                b.grad += g * a.data
+            else:
+                if len(prev) == 1:
+                    pgs = vjp(g, node.data, prev[0].data)
+                elif len(prev) == 2:
+                    pgs = vjp(g, node.data, prev[0].data, prev[1].data)
+                else:
+                    pgs = vjp(g, node.data, *[p.data for p in prev])
+                for p, pg in zip(prev, pgs):
+                    p.grad += pg
+        if not retain_graph:
+            node._fn = fn.freed
+    if capture:
+        for node in order:
+            k = id(node)
+            if k in capture:
+                capture[k] = node.grad
+
+
+def _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, capture):
+    # The general pass: gradients of this pass are summed in a buffer keyed by node id, so
+    # earlier .grad values (a second backward, create_graph, capture) never leak into it.
     grads = {}
     for r, s in zip(roots, seeds):
         if s.__class__ is not Scalar:
