@@ -23,7 +23,7 @@ import numpy as np
 
 from autodiff._engine import Op, apply
 from autodiff._mode import _grad_enabled, no_grad
-from autodiff.scalar import Scalar, _node, _Op
+from autodiff.scalar import Scalar, _node_of, _Op
 from autodiff.tensor import Tensor
 
 __all__ = ["Function", "FunctionCtx"]
@@ -153,7 +153,7 @@ def _scalar_nodes(cls, ctx, args, out):
         return vjp
 
     nodes = np.empty(len(values), dtype=object)
-    nodes[:] = [_node(float(v), _Op(cls.__name__, rule_for(k)), prev) for k, v in enumerate(values)]
+    nodes[:] = [_node_of(float(v), _Op(cls.__name__, rule_for(k)), prev) for k, v in enumerate(values)]
     res = Tensor._wrap(nodes.reshape(shape), "scalar")
     res._rg, res._op, res._parents = True, Op(cls.__name__, None), tuple(args)
     res._edges = tuple((i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad)

@@ -188,22 +188,34 @@ def _param_op(kind, p):
 _new = object.__new__
 
 
-def _node(data, fn, prev):
+_MANY = object()  # in ``_b``: the node has more than two parents, all of them in ``_a``
+
+
+def _node(data, fn, a, b=None):
+    """A node made by ``fn`` from parents ``a`` (and ``b``); a leaf when grad mode is off."""
     out = _new(Scalar)
     out.data = data
     out.grad = 0.0
     out.label = ""
     if _grad_enabled.get():
-        out._fn, out._prev = fn, prev
+        out._fn, out._a, out._b = fn, a, b
     else:
-        out._fn, out._prev = None, ()
+        out._fn, out._a, out._b = None, None, None
+    return out
+
+
+def _node_of(data, fn, parents):
+    """A node with any number of parents (max of several, a custom Function's outputs)."""
+    if len(parents) <= 2:
+        return _node(data, fn, *parents)
+    out = _node(data, fn, tuple(parents), _MANY)
     return out
 
 
 def copy(x: Scalar) -> Scalar:
     """A new node equal to ``x`` (identity op), so a Tensor op that only moves values (reshape,
     indexing) owns its output nodes on the scalar back end."""
-    return _node(x.data, _COPY, (x,))
+    return _node(x.data, _COPY, x)
 
 
 def _lift(x):
@@ -212,7 +224,7 @@ def _lift(x):
         return x
     if x.__class__ is float or isinstance(x, numbers.Real):
         c = _new(Scalar)
-        c.data, c.grad, c.label, c._fn, c._prev = float(x), 0.0, "", None, ()
+        c.data, c.grad, c.label, c._fn, c._a, c._b = float(x), 0.0, "", None, None, None
         return c
     return None
 
@@ -230,7 +242,9 @@ class Scalar:
     unchanged with ``Value = Scalar`` (``_prev`` and ``_op`` are kept as aliases).
     """
 
-    __slots__ = ("data", "grad", "label", "_fn", "_prev")
+    # Parents live in two slots, not a tuple: half the objects for the garbage collector to scan
+    # and 40 bytes less per node. ``_b is _MANY`` marks a node whose parents are all in ``_a``.
+    __slots__ = ("data", "grad", "label", "_fn", "_a", "_b")
 
     def __init__(self, data, label: str = ""):
         if isinstance(data, Scalar) or not isinstance(data, numbers.Real):
@@ -239,7 +253,7 @@ class Scalar:
         self.grad = 0.0
         self.label = label
         self._fn = None
-        self._prev = ()
+        self._a = self._b = None
 
     # graph introspection
     @property
@@ -250,7 +264,15 @@ class Scalar:
 
     @property
     def parents(self) -> tuple:
-        return self._prev
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        if b is None:
+            return (a,)
+        return a if b is _MANY else (a, b)
+
+    _prev = parents  # micrograd's name
 
     @property
     def is_leaf(self) -> bool:
@@ -266,58 +288,58 @@ class Scalar:
     # arithmetic
     def __add__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(self.data + o.data, _ADD, (self, o))
+        return NotImplemented if o is None else _node(self.data + o.data, _ADD, self, o)
 
     def __radd__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(o.data + self.data, _ADD, (o, self))
+        return NotImplemented if o is None else _node(o.data + self.data, _ADD, o, self)
 
     def __sub__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(self.data - o.data, _SUB, (self, o))
+        return NotImplemented if o is None else _node(self.data - o.data, _SUB, self, o)
 
     def __rsub__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(o.data - self.data, _SUB, (o, self))
+        return NotImplemented if o is None else _node(o.data - self.data, _SUB, o, self)
 
     def __mul__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(self.data * o.data, _MUL, (self, o))
+        return NotImplemented if o is None else _node(self.data * o.data, _MUL, self, o)
 
     def __rmul__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(o.data * self.data, _MUL, (o, self))
+        return NotImplemented if o is None else _node(o.data * self.data, _MUL, o, self)
 
     def __truediv__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(_fdiv(self.data, o.data), _DIV, (self, o))
+        return NotImplemented if o is None else _node(_fdiv(self.data, o.data), _DIV, self, o)
 
     def __rtruediv__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(_fdiv(o.data, self.data), _DIV, (o, self))
+        return NotImplemented if o is None else _node(_fdiv(o.data, self.data), _DIV, o, self)
 
     def __pow__(self, other):
         if other.__class__ is Scalar:
-            return _node(_fpow(self.data, other.data), _POW, (self, other))
+            return _node(_fpow(self.data, other.data), _POW, self, other)
         if not isinstance(other, numbers.Real):
             return NotImplemented
         p = float(other)
-        return _node(_fpow(self.data, p), _param_op("pow", p), (self,))
+        return _node(_fpow(self.data, p), _param_op("pow", p), self)
 
     def __rpow__(self, other):
         if not isinstance(other, numbers.Real):
             return NotImplemented
         p = float(other)
-        return _node(_fpow(p, self.data), _param_op("rpow", p), (self,))
+        return _node(_fpow(p, self.data), _param_op("rpow", p), self)
 
     def __neg__(self):
-        return _node(-self.data, _NEG, (self,))
+        return _node(-self.data, _NEG, self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _node(abs(self.data), _ABS, (self,))
+        return _node(abs(self.data), _ABS, self)
 
     # comparisons compare values and record nothing
     def __lt__(self, other):
@@ -336,51 +358,51 @@ class Scalar:
 
     # functions (NumPy's ufuncs on object arrays find these by name)
     def exp(self):
-        return _node(_fexp(self.data), _EXP, (self,))
+        return _node(_fexp(self.data), _EXP, self)
 
     def log(self):
-        return _node(_flog(self.data), _LOG, (self,))
+        return _node(_flog(self.data), _LOG, self)
 
     def sqrt(self):
-        return _node(_fsqrt(self.data), _SQRT, (self,))
+        return _node(_fsqrt(self.data), _SQRT, self)
 
     def tanh(self):
-        return _node(math.tanh(self.data), _TANH, (self,))
+        return _node(math.tanh(self.data), _TANH, self)
 
     def sigmoid(self):
-        return _node(_fsigmoid(self.data), _SIGMOID, (self,))
+        return _node(_fsigmoid(self.data), _SIGMOID, self)
 
     def relu(self):
         d = self.data
-        return _node(d if d > 0 else 0.0, _RELU, (self,))
+        return _node(d if d > 0 else 0.0, _RELU, self)
 
     def abs(self):
         return self.__abs__()
 
     def sin(self):
-        return _node(math.sin(self.data), _SIN, (self,))
+        return _node(math.sin(self.data), _SIN, self)
 
     def cos(self):
-        return _node(math.cos(self.data), _COS, (self,))
+        return _node(math.cos(self.data), _COS, self)
 
     def softplus(self):
-        return _node(_fsoftplus(self.data), _SOFTPLUS, (self,))
+        return _node(_fsoftplus(self.data), _SOFTPLUS, self)
 
     def leaky_relu(self, slope: float = 0.01):
         d = self.data
-        return _node(d if d > 0 else slope * d, _param_op("leaky", float(slope)), (self,))
+        return _node(d if d > 0 else slope * d, _param_op("leaky", float(slope)), self)
 
     @staticmethod
     def max(*xs: Scalar) -> Scalar:
         """Largest of several Scalars (one node); on ties the gradient is shared equally."""
         xs = tuple(_lift(x) for x in xs)
-        return _node(max(x.data for x in xs), _MAX, xs)
+        return _node_of(max(x.data for x in xs), _MAX, xs)
 
     @staticmethod
     def min(*xs: Scalar) -> Scalar:
         """Smallest of several Scalars (one node); on ties the gradient is shared equally."""
         xs = tuple(_lift(x) for x in xs)
-        return _node(min(x.data for x in xs), _MIN, xs)
+        return _node_of(min(x.data for x in xs), _MIN, xs)
 
     def backward(self, gradient=1.0, retain_graph=None, create_graph=False):
         """Add d(self)/d(node) * gradient to ``.grad`` of every node reachable from self.
@@ -392,26 +414,44 @@ class Scalar:
 
 
 def _toposort(roots):
-    """Nodes reachable from roots, every node after its parents (iterative: no recursion limit)."""
+    """Nodes reachable from roots, every node after its parents (iterative: no recursion limit).
+
+    A node stays on the stack until all its parents are placed; it re-reads its (at most two)
+    parent slots when it comes back to the top instead of keeping an iterator.
+    """
     order, seen = [], set()
     add, append = seen.add, order.append
+    many = _MANY
     for root in roots:
         if id(root) in seen:
             continue
         add(id(root))
-        stack = [(root, iter(root._prev))]
+        stack = [root]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, parents = stack[-1]
-            for p in parents:
-                if id(p) not in seen:
-                    add(id(p))
-                    if p._prev:
-                        stack.append((p, iter(p._prev)))
-                        break
-                    append(p)
-            else:
-                stack.pop()
-                append(node)
+            node = stack[-1]
+            a = node._a
+            if a is not None:
+                b = node._b
+                nxt = None
+                if b is many:
+                    for p in a:
+                        if id(p) not in seen:
+                            nxt = p
+                            break
+                elif id(a) not in seen:
+                    nxt = a
+                elif b is not None and id(b) not in seen:
+                    nxt = b
+                if nxt is not None:
+                    add(id(nxt))
+                    if nxt._a is None:
+                        append(nxt)  # a leaf is placed at once
+                    else:
+                        push(nxt)
+                    continue
+            pop()
+            append(node)
     return order
 
 
@@ -456,7 +496,7 @@ def _backprop_in_place(order, roots, seeds, retain_graph, capture):
     # most of any graph, are inlined.
     for r, s in zip(roots, seeds):
         r.grad += float(s)
-    add, mul = _ADD, _MUL
+    add, mul, many = _ADD, _MUL, _MANY
     for node in reversed(order):
         fn = node._fn
         if fn is None:
@@ -466,23 +506,21 @@ def _backprop_in_place(order, roots, seeds, retain_graph, capture):
             raise RuntimeError(_FREED)
         g = node.grad
         if g != 0.0:
-            prev = node._prev
+            a, b = node._a, node._b
             if fn is add:
-                a, b = prev
                 a.grad += g
                 b.grad += g
             elif fn is mul:
-                a, b = prev
                 a.grad += g * b.data
                 b.grad += g * a.data
+            elif b is None:
+                a.grad += vjp(g, node.data, a.data)[0]
+            elif b is not many:
+                ga, gb = vjp(g, node.data, a.data, b.data)
+                a.grad += ga
+                b.grad += gb
             else:
-                if len(prev) == 1:
-                    pgs = vjp(g, node.data, prev[0].data)
-                elif len(prev) == 2:
-                    pgs = vjp(g, node.data, prev[0].data, prev[1].data)
-                else:
-                    pgs = vjp(g, node.data, *[p.data for p in prev])
-                for p, pg in zip(prev, pgs):
+                for p, pg in zip(a, vjp(g, node.data, *[p.data for p in a])):
                     p.grad += pg
         if not retain_graph:
             node._fn = fn.freed
