@@ -344,25 +344,23 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
         flat_seeds.extend(np.asarray(s).ravel().tolist())
     leaves = [n for n in order if n._op is None]
     targets = leaves if inputs is None else list(inputs)
-    capture = {}
-    for t in targets:
-        for s in t.data.ravel().tolist():
-            capture[id(s)] = None  # stays None unless the backward pass reaches it
-    _scalar.backprop(
+    cells = [t.data.ravel().tolist() for t in targets]
+    got = _scalar.backprop(
         flat_roots,
         flat_seeds,
         retain_graph=retain_graph,
         create_graph=create_graph,
         accumulate=inputs is None,
-        capture=capture,
+        capture=[s for c in cells for s in c],
     )
     if not retain_graph:
         for node in order:
             if node._op is not None:
                 node._freed = True
     found = {}
-    for t in targets:
-        gs = [capture[id(s)] for s in t.data.ravel().tolist()]
+    start = 0
+    for t, c in zip(targets, cells):
+        gs, start = got[start : start + len(c)], start + len(c)
         if all(g is None for g in gs):
             continue  # not used in the graph
         gs = [0.0 if g is None else g for g in gs]

@@ -418,7 +418,12 @@ class Scalar:
 
 
 def _toposort(roots):
-    """Nodes reachable from roots, every node after its parents (iterative: no recursion limit).
+    """Nodes reachable from roots, every node after its parents (iterative: no recursion limit)."""
+    return _walk(roots)[0]
+
+
+def _walk(roots):
+    """``(order, mark)``: the topological order, and the mark left on every node it reached.
 
     A node stays on the stack until all its parents are placed; it re-reads its (at most two)
     parent slots when it comes back to the top instead of keeping an iterator.
@@ -457,7 +462,7 @@ def _toposort(roots):
                     continue
             pop()
             append(node)
-    return order
+    return order, walk
 
 
 _FREED = (
@@ -470,17 +475,21 @@ _FREED = (
 def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=True, capture=None):
     """Backward pass over the Scalar graph from ``roots`` seeded with ``seeds``.
 
-    ``accumulate`` adds each node's gradient to its ``.grad``; ``capture`` (a dict keyed by node
-    id) receives the total gradient of the nodes it names. Gradients are floats, or Scalars when
-    ``create_graph``.
+    ``accumulate`` adds each node's gradient to its ``.grad``. ``capture``, a list of nodes, asks
+    for their gradient from this pass: the list of them is returned, None for a node the pass
+    does not reach. Gradients are floats, or Scalars when ``create_graph``.
     """
     if retain_graph is None:
         retain_graph = create_graph
-    order = _toposort(roots)
+    order, mark = _walk(roots)
     if accumulate and not create_graph and not _anomaly.get() and _fresh(order, capture):
-        _backprop_in_place(order, roots, seeds, retain_graph, capture)
-    else:
-        _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, capture)
+        _backprop_in_place(order, roots, seeds, retain_graph)
+        if capture is not None:  # they held no gradient before, so .grad is this pass's
+            return [n.grad if n._seen is mark else None for n in capture]
+        return None
+    wanted = None if capture is None else {id(n): None for n in capture}
+    _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, wanted)
+    return None if capture is None else [wanted[id(n)] for n in capture]
 
 
 def _fresh(order, capture):
@@ -489,14 +498,10 @@ def _fresh(order, capture):
     for node in order:
         if node._fn is not None and node.grad != 0.0:
             return False
-    if capture:
-        for node in order:
-            if id(node) in capture and node.grad != 0.0:
-                return False
-    return True
+    return capture is None or all(n.grad == 0.0 for n in capture)
 
 
-def _backprop_in_place(order, roots, seeds, retain_graph, capture):
+def _backprop_in_place(order, roots, seeds, retain_graph):
     # Each node's .grad is complete once every node after it in ``order`` has run; add and mul,
     # most of any graph, are inlined.
     for r, s in zip(roots, seeds):
@@ -529,11 +534,6 @@ def _backprop_in_place(order, roots, seeds, retain_graph, capture):
                     p.grad += pg
         if not retain_graph:
             node._fn = fn.freed
-    if capture:
-        for node in order:
-            k = id(node)
-            if k in capture:
-                capture[k] = node.grad
 
 
 def _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, capture):

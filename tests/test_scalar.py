@@ -293,7 +293,7 @@ def test_in_place_and_buffered_backward_passes_agree_exactly():
 
     for seed in range(20):
         (r1, l1), (r2, l2) = _random_graph(seed), _random_graph(seed)
-        _backprop_in_place(_toposort([r1]), [r1], [1.0], True, None)
+        _backprop_in_place(_toposort([r1]), [r1], [1.0], True)
         _backprop_buffered(_toposort([r2]), [r2], [1.0], True, False, True, None)
         assert all(math.isfinite(x.grad) for x in l1)
         assert [x.grad for x in l1] == [x.grad for x in l2]
