@@ -233,7 +233,7 @@ def _minor_faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
 
 
-def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_counter):
+def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_counter, collect=True):
     names = list(cases)
     if smoke:
         numbers = dict.fromkeys(names, 1)
@@ -247,7 +247,7 @@ def _time_interleaved(cases, rounds, warmup, min_time, smoke, clock=time.perf_co
         order = names[r % len(names):] + names[: r % len(names)]
         for n in order:
             fn, k = cases[n], numbers[n]
-            if not smoke:  # (a full collection costs ~0.1 s once torch is imported)
+            if collect and not smoke:  # (a full collection costs ~0.1 s once torch is imported)
                 gc.collect()
             f0 = _minor_faults()
             t0 = clock()
@@ -285,11 +285,13 @@ class Report:
 
     def compare(self, title: str, cases: dict[str, Callable[[], object]], baseline: str, *,
                 rounds: int | None = None, warmup: int = 2, min_time: float | None = None,
-                extra: dict[str, dict] | None = None, target: str = "") -> dict:
+                extra: dict[str, dict] | None = None, target: str = "", collect: bool = True) -> dict:
         """Time ``cases`` (name -> zero-argument callable) interleaved and print a table of median
         time, IQR and the ratio to ``baseline``. ``rounds``/``min_time`` default from the command
         line (``--rounds``, ``--min-time``; fewer with ``--quick``). ``extra`` adds per-case
-        values to the JSON; ``target`` is printed under the table."""
+        values to the JSON; ``target`` is printed under the table. ``collect=False`` leaves the
+        garbage collector alone between blocks (a case then pays for the cyclic garbage it
+        makes, as it would in a loop)."""
         args = self.args
         if baseline not in cases:
             raise ValueError(f"compare: baseline {baseline!r} is not one of the cases {list(cases)}")
@@ -301,7 +303,8 @@ class Report:
             warmup = min(warmup, 1)
         if args.profile is not None:
             self._profile(title, cases, args.profile)
-        times, numbers, faults = _time_interleaved(cases, rounds, warmup, min_time, args.smoke, CLOCKS[args.clock])
+        times, numbers, faults = _time_interleaved(cases, rounds, warmup, min_time, args.smoke, CLOCKS[args.clock],
+                                                   collect=collect)
         base = times[baseline]
         rows, results = [], []
         for n, ts in times.items():
