@@ -150,6 +150,9 @@ def _values(obj):
     return obj.astype(np.float64)
 
 
+_add_reduce = np.add.reduce
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
 
@@ -162,8 +165,8 @@ def unbroadcast(grad, shape):
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
     )
-    if axes:
-        grad = grad.sum(axis=axes)
+    if axes:  # (np.add.reduce skips ndarray.sum's Python wrapper; Tensors have .sum)
+        grad = _add_reduce(grad, axes) if type(grad) is np.ndarray else grad.sum(axis=axes)
     if grad.shape != shape:
         grad = grad.reshape(shape)
     return grad
@@ -322,7 +325,7 @@ def _accumulate_leaf(leaf, g, create_graph, handed):
         return
     if leaf._grad is None:
         # Keep the array when it is ours alone; copy views, read-only or shared arrays.
-        if not (g.flags.owndata and g.flags.writeable and id(g) not in handed):
+        if g.base is not None or id(g) in handed or not g.flags.writeable:
             g = np.array(g)
         handed.add(id(g))
         leaf._grad = Tensor._wrap(g, "numpy")

@@ -151,6 +151,9 @@ class Tensor:
 
     @grad.setter
     def grad(self, value):
+        if value is None and self._backend == "numpy":  # zero_grad's case, kept short
+            self._grad = None
+            return
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(value, backend=self._backend)
         if value is not None and value.shape != self.shape:

@@ -24,7 +24,7 @@ def _softmax_scalar(x, axis):
 
 def _log_softmax_forward(x, axis):
     z = x - _shift(x, axis)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return z - np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
 
 
 def _log_softmax_scalar(x, axis):

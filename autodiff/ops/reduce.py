@@ -4,6 +4,7 @@ over the reduced axes."""
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 
 import numpy as np
@@ -60,7 +61,7 @@ def _sum_scalar(x, axis, keepdims):
 
 _sum = Op(  # d(sum x)/dx_i = 1
     "sum",
-    lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
+    lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims),),
     scalar=owned(_sum_scalar),
 )
@@ -109,8 +110,9 @@ _min = Op(
 def _shift(values, axis):
     """The max over ``axis`` (kept), used as a constant shift; 0 where it is not finite."""
     m = values.max(axis=axis, keepdims=True)
-    finite = np.isfinite(m)
-    return m if finite.all() else np.where(finite, m, 0)
+    if math.isfinite(m.sum()):  # the common case, in one reduction
+        return m
+    return np.where(np.isfinite(m), m, 0)
 
 
 def _lse_forward(x, axis, keepdims):
@@ -144,13 +146,21 @@ def sum(x, axis=None, keepdims=False):
 
 
 def _count(shape, axis):
-    return int(np.prod([shape[i] for i in range(len(shape))] if axis is None else [shape[i] for i in axis]))
+    """How many elements a reduction over ``axis`` combines."""
+    return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
+
+
+_mean = Op(  # d(mean x)/dx_i = 1/n
+    "mean",
+    lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis),
+    (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims) * (1.0 / _count(a.shape, axis)),),
+    scalar=lambda x, axis, keepdims: _sum_scalar(x, axis, keepdims) / _count(x.shape, axis),
+)
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``."""
-    ax = normalize_axis(axis, _ndim(x), "mean")
-    return _sum(x, axis=ax, keepdims=bool(keepdims)) / _count(x.shape, ax)
+    return _mean(x, axis=normalize_axis(axis, _ndim(x), "mean"), keepdims=bool(keepdims))
 
 
 def var(x, axis=None, ddof=0, keepdims=False):
