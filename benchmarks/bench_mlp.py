@@ -144,8 +144,10 @@ def autodiff_fns(params0, X, y, nll="indexed"):
     def step():
         loss = forward()
         loss.backward()
-        for p in params:
-            p.data -= LR * p.grad.data
+        for p in params:  # the same in-place update as the NumPy step's
+            g = p.grad.data
+            g *= LR
+            p.data -= g
             p.grad = None
         return loss
 
