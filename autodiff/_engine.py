@@ -96,7 +96,12 @@ def apply(op: Op, args: tuple, params: dict):
                 with no_grad():
                     out = fwd(*raw, **params)
     except ValueError as e:
-        raise ValueError(f"{op.name}: {e} (input shapes {_shape_note(args)})") from None
+        msg = str(e)
+        if "could not be broadcast" in msg:
+            raise ValueError(f"{op.name}: shapes {_shape_note(args)} cannot be broadcast together") from None
+        if msg.startswith(f"{op.name}:"):  # the op's own message names it and the shapes
+            raise
+        raise ValueError(f"{op.name}: {msg} (input shapes {_shape_note(args)})") from None
     if type(out) is not np.ndarray:
         out = _as_array(out, backend)
     t = _new(Tensor)
