@@ -50,7 +50,8 @@ try:  # run from a checkout without installing: the repository root holds the pa
 except ImportError:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-__all__ = ["Report", "start", "env_info", "format_time", "blas_threads", "optional_import", "follows_convention"]
+__all__ = ["Report", "start", "env_info", "format_time", "blas_threads", "threads_note", "paired_ratios",
+           "optional_import", "follows_convention"]
 
 _env_printed = False
 
@@ -124,6 +125,23 @@ def blas_threads() -> int:
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var])
     return os.cpu_count() or 1
+
+
+def threads_note(args) -> str:
+    """How this run set NumPy's BLAS threads, and OPENBLAS_CORETYPE: a note for the modules whose
+    numbers depend on them (the header says it too, but run.py prints the header in its own process)."""
+    if args.threads:
+        how = f"--threads {args.threads}"
+    elif os.environ.get("OPENBLAS_NUM_THREADS"):
+        how = f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']} in the environment"
+    else:
+        how = "as set: no --threads, OPENBLAS_NUM_THREADS unset"
+    if optional_import("threadpoolctl") is None:
+        how += "; threadpoolctl is not installed, so the count is a guess" + (" and --threads had no effect"
+                                                                              if args.threads else "")
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    core = f"OPENBLAS_CORETYPE={core} (as set on this machine)" if core else "OPENBLAS_CORETYPE unset"
+    return f"NumPy's BLAS on {blas_threads()} thread(s) ({how}); {core}"
 
 
 def _dist_version(name):
@@ -351,6 +369,13 @@ class Report:
             if not self.args.child:
                 print(f"\nresults written to {self.args.json}")
         return result
+
+
+def paired_ratios(section: dict, case: str, over: str) -> list[float]:
+    """Per-round ratios time(case) / time(over) of a comparison returned by ``Report.compare``: the
+    two ran in the same rounds, so each ratio pairs calls made under the same load."""
+    times = {r["case"]: r["times_s"] for r in section["results"]}
+    return [t / b for t, b in zip(times[case], times[over])]
 
 
 def _mode(args):
