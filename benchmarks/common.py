@@ -76,7 +76,16 @@ def follows_convention(path) -> bool:
 
 
 def optional_import(name):
-    """The module ``name``, or None when it is not installed (or fails to import)."""
+    """The module ``name``, or None when it is not installed (or fails to import). Under
+    ``--threads N`` the limit is applied again afterwards: a comparator may load its own BLAS or
+    OpenMP library (SciPy and PyTorch do), which the limit set at start-up did not reach."""
+    mod = _try_import(name)
+    if mod is not None and _limits:
+        _limit_threads(_limits[-1][0], again=True)
+    return mod
+
+
+def _try_import(name):
     try:
         return __import__(name, fromlist=["_"])
     except Exception:  # a broken optional comparator is as good as a missing one
@@ -103,7 +112,8 @@ def _blas_info():
         libs = []
         for info in tpc.threadpool_info():
             libs.append({k: info.get(k) for k in ("user_api", "internal_api", "prefix", "version",
-                                                   "num_threads", "architecture", "threading_layer")})
+                                                   "num_threads", "architecture", "threading_layer",
+                                                   "filepath")})
         return {"source": "threadpoolctl", "libraries": libs}
     try:
         cfg = np.show_config(mode="dicts")
@@ -118,9 +128,11 @@ def _blas_info():
 
 def blas_threads() -> int:
     """The number of threads NumPy's BLAS uses (threadpoolctl), else a guess from the environment."""
-    for lib in _blas_info()["libraries"]:
-        if lib.get("user_api") == "blas" and lib.get("num_threads"):
-            return int(lib["num_threads"])
+    libs = [lib for lib in _blas_info()["libraries"] if lib.get("user_api") == "blas" and lib.get("num_threads")]
+    # NumPy's own first: SciPy and PyTorch may load another BLAS, listed in no fixed order
+    libs.sort(key=lambda lib: "numpy" not in (lib.get("filepath") or ""))
+    for lib in libs:
+        return int(lib["num_threads"])
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var])
@@ -425,11 +437,11 @@ def parser(description: str = "") -> argparse.ArgumentParser:
 _limits = []  # keeps the threadpoolctl limit in force for the life of the process
 
 
-def _limit_threads(n):
-    tpc = optional_import("threadpoolctl")
+def _limit_threads(n, again=False):
+    tpc = _try_import("threadpoolctl")
     if tpc is None:
         print(f"  note: --threads {n} needs threadpoolctl (or set OPENBLAS_NUM_THREADS before starting Python)")
-    elif not _limits or _limits[-1][0] != n:
+    elif again or not _limits or _limits[-1][0] != n:  # again: reach the libraries loaded since
         _limits.append((n, tpc.threadpool_limits(limits=n)))
     torch = sys.modules.get("torch")  # never import it here: 10^5 more objects for every gc pass
     if torch is not None:
