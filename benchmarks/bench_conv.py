@@ -1,38 +1,39 @@
 """One training step of a small CNN: autodiff vs a hand-written NumPy im2col step vs PyTorch (CPU).
 
 Batch 32 of 1x28x28 images, conv 3x3 1->8, ReLU, conv 3x3 8->16, ReLU, max pool 2x2, linear to
-10, softmax cross-entropy, float32; one step = forward, backward, SGD update. The three steps
-are timed side by side in one process, interleaved, and the medians are printed as ratios to
-the hand-written step. PyTorch is used only when importable (it is never a project dependency).
+10, softmax cross-entropy, float32; one step = forward, backward, SGD update. The steps are timed
+side by side in one process, interleaved, and reported as ratios to the hand-written step (lower
+is faster). All of them start from the same parameters and are checked once to give the same
+loss and gradients before anything is timed. PyTorch is used only when importable (it is never a
+project dependency); it gets as many threads as NumPy's BLAS.
 
-    PYTHONPATH=. python benchmarks/bench_conv.py [--repeats 300]
+    PYTHONPATH=. python benchmarks/bench_conv.py [--quick | --smoke] [--threads 1] [--clock cpu] [--json PATH]
 
-BLAS runs on one thread (and PyTorch likewise) unless OPENBLAS_NUM_THREADS is set: on a shared
-2-core machine a threaded BLAS mostly measures contention with other processes.
-OPENBLAS_CORETYPE is left as the machine sets it, and printed.
+On a shared 2-core machine a threaded BLAS mostly measures contention with other processes:
+run with ``--threads 1`` (one BLAS thread, and PyTorch likewise; see benchmarks/README.md).
+OPENBLAS_CORETYPE is left as the machine sets it, and noted.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import time
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
+import common
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 import autodiff as ad
 
-N, LR = 32, 0.01
+LR = 0.01
+BATCH, SIZE = 32, 28
+SMOKE_BATCH, SMOKE_SIZE = 4, 12
 
 
-def make_problem(seed=0):
+def make_problem(n=BATCH, size=SIZE, seed=0):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((N, 1, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, N)
+    x = rng.standard_normal((n, 1, size, size)).astype(np.float32)
+    y = rng.integers(0, 10, n)
+    flat = 16 * ((size - 4) // 2) ** 2  # two valid 3x3 convolutions, then a 2x2 pool
 
     def he(shape, fan_in):
         return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
@@ -40,7 +41,7 @@ def make_problem(seed=0):
     params = {
         "w1": he((8, 1, 3, 3), 9), "b1": np.zeros(8, np.float32),
         "w2": he((16, 8, 3, 3), 72), "b2": np.zeros(16, np.float32),
-        "w3": he((16 * 12 * 12, 10), 16 * 12 * 12), "b3": np.zeros(10, np.float32),
+        "w3": he((flat, 10), flat), "b3": np.zeros(10, np.float32),
     }
     return x, y, params
 
@@ -117,8 +118,9 @@ def autodiff_step(x, y, p):
     h = ad.conv2d(x, p["w1"], p["b1"]).relu()
     h = ad.conv2d(h, p["w2"], p["b2"]).relu()
     h = ad.max_pool2d(h, 2)
-    logits = h.reshape(N, -1) @ p["w3"] + p["b3"]
-    loss = -ad.log_softmax(logits, axis=1)[np.arange(N), y].mean()
+    n = x.shape[0]
+    logits = h.reshape(n, -1) @ p["w3"] + p["b3"]
+    loss = -ad.log_softmax(logits, axis=1)[np.arange(n), y].mean()
     loss.backward()
     grads = {}
     for k, t in p.items():
@@ -131,79 +133,70 @@ def autodiff_step(x, y, p):
 # --- (c) PyTorch ----------------------------------------------------------------------------
 
 
-def torch_setup(p):
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        return None
+def torch_setup(torch, p):
+    F = torch.nn.functional
     tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
 
-    def step(x, y, p):
+    def step(x, y, p, keep=None):
         h = F.relu(F.conv2d(x, p["w1"], p["b1"]))
         h = F.relu(F.conv2d(h, p["w2"], p["b2"]))
         h = F.max_pool2d(h, 2)
-        loss = F.cross_entropy(h.reshape(N, -1) @ p["w3"] + p["b3"], y)
+        loss = F.cross_entropy(h.reshape(x.shape[0], -1) @ p["w3"] + p["b3"], y)
         loss.backward()
+        if keep is not None:  # the agreement check's copy of the gradients
+            keep.update({k: t.grad.numpy().copy() for k, t in p.items()})
         with torch.no_grad():
             for t in p.values():
                 t -= LR * t.grad
                 t.grad = None
         return float(loss.detach())
 
-    torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
-    return torch, tp, step
+    return tp, step
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=10)
-    args = parser.parse_args()
+# --- the benchmark --------------------------------------------------------------------------
 
-    x, y, params = make_problem()
-    # correctness first: the same step from the same parameters gives the same gradients
+
+def check_agreement(name, loss_ref, g_ref, loss, grads):
+    """Raise AssertionError unless a first step's loss and gradients match the NumPy step's."""
+    worst = max(float(np.abs(g_ref[k] - grads[k]).max() / (np.abs(g_ref[k]).max() + 1e-12)) for k in g_ref)
+    assert abs(loss - loss_ref) <= 1e-5 * abs(loss_ref), f"{name}: loss {loss} differs from NumPy's {loss_ref}"
+    assert worst < 1e-4, f"{name}: gradients differ from NumPy's (worst relative difference {worst:.1e})"
+    return f"{name} {loss:.6f} (worst relative gradient difference {worst:.1e})"
+
+
+def main(argv=None):
+    args, report = common.start(argv, "bench_conv", __doc__)
+    n, size = (SMOKE_BATCH, SMOKE_SIZE) if args.smoke else (BATCH, SIZE)
+    x, y, params = make_problem(n, size)
+    torch = common.optional_import("torch")
+    if torch is None:
+        report.note("PyTorch is not importable: its column is skipped")
+    else:
+        threads = common.blas_threads()
+        torch.set_num_threads(threads)
+        report.note(f"torch.set_num_threads({threads}) to match NumPy's BLAS threads")
+    report.note(common.threads_note(args))
+
+    # correctness first: the same step from the same parameters gives the same loss and gradients
     p_np = {k: v.copy() for k, v in params.items()}
     p_ad = {k: ad.Tensor(v, requires_grad=True) for k, v in params.items()}
     x_ad = ad.Tensor(x)
     loss_np, g_np = numpy_step(x, y, p_np)
-    loss_ad, g_ad = autodiff_step(x_ad, y, p_ad)
-    worst = max(float(np.abs(g_np[k] - g_ad[k]).max() / (np.abs(g_np[k]).max() + 1e-12)) for k in g_np)
-    print(f"first step: loss numpy {loss_np:.6f}, autodiff {loss_ad:.6f}; worst relative gradient difference {worst:.1e}")
-
-    steps = {"hand-written numpy": lambda: numpy_step(x, y, p_np), "autodiff": lambda: autodiff_step(x_ad, y, p_ad)}
-    torch_parts = torch_setup(params)
-    if torch_parts is not None:
-        torch, p_t, torch_step = torch_parts
+    checked = [check_agreement("autodiff", loss_np, g_np, *autodiff_step(x_ad, y, p_ad))]
+    cases = {"hand-written numpy": lambda: numpy_step(x, y, p_np), "autodiff": lambda: autodiff_step(x_ad, y, p_ad)}
+    if torch is not None:
+        p_t, torch_step = torch_setup(torch, params)
         x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-        steps[f"pytorch {torch.__version__} cpu"] = lambda: torch_step(x_t, y_t, p_t)
-    else:
-        print("PyTorch not importable: its column is skipped")
+        g_t = {}
+        checked.append(check_agreement("pytorch", loss_np, g_np, torch_step(x_t, y_t, p_t, keep=g_t), g_t))
+        cases[f"pytorch {torch.__version__} cpu"] = lambda: torch_step(x_t, y_t, p_t)
+    report.note(f"first step from the same parameters: loss numpy {loss_np:.6f}, " + ", ".join(checked))
 
-    times = {name: [] for name in steps}
-    for r in range(args.warmup + args.repeats):
-        order = list(steps.items())
-        if r % 2:
-            order.reverse()  # alternate the order so no one always runs right after another
-        for name, fn in order:
-            t0 = time.perf_counter()
-            fn()
-            dt = time.perf_counter() - t0
-            if r >= args.warmup:
-                times[name].append(dt)
-
-    base = statistics.median(times["hand-written numpy"])
-    print(f"one training step, batch {N}, float32; median of {args.repeats} interleaved runs")
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} (as set by the machine), "
-          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, numpy {np.__version__}"
-          + (f", torch threads {torch.get_num_threads()}" if torch_parts is not None else ""))
-    print(f"{'implementation':<28}{'median ms':>12}{'p25 ms':>10}{'p75 ms':>10}{'ratio':>8}")
-    for name, ts in times.items():
-        q = statistics.quantiles(ts, n=4)
-        med = statistics.median(ts)
-        print(f"{name:<28}{med * 1e3:>12.2f}{q[0] * 1e3:>10.2f}{q[2] * 1e3:>10.2f}{med / base:>8.2f}")
-    print("ratio = median time / median time of the hand-written NumPy step (lower is faster)")
+    report.compare(f"small CNN (conv 3x3 1->8, conv 3x3 8->16, max pool 2, linear), batch {n} of 1x{size}x{size}, "
+                   "float32 -- one training step", cases, baseline="hand-written numpy")
+    return report.finish()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

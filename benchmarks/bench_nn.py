@@ -2,35 +2,35 @@
 (MLP, nn.cross_entropy, optim.SGD) against the same step written with raw Tensors
 (x @ W + b, relu, log_softmax · one-hot by hand, manual SGD update), in float64 and float32.
 
-Repeats are interleaved (nn, raw, raw, nn, ...) so both see the same machine load; the table
-shows the median time per step and the median of the paired ratios nn / raw, with their
-interquartile range (target: <= 1.1).
+Both steps start from the same weights and are checked once to give the same loss before
+timing. Rounds are interleaved (nn, raw, then raw, nn, ...) so both see the same machine load;
+the tables show the median time per step and the median of the paired per-round ratios
+nn / raw, and a last table that ratio's interquartile range (target: <= 1.1).
 
-OpenBLAS runs single-threaded unless OPENBLAS_NUM_THREADS is set: these matrices are small,
-and on a shared 2-core machine a second BLAS thread waiting for a busy core makes single steps
-vary by 2x, which hides the API overhead being measured (both sides use the same BLAS calls).
+These matrices are small: on a shared 2-core machine a second BLAS thread waiting for a busy
+core makes single steps vary by 2x, which hides the API overhead being measured (both sides use
+the same BLAS calls). Run with ``--threads 1`` (one OpenBLAS thread); the run's setting is noted.
 
-    PYTHONPATH=. python benchmarks/bench_nn.py [--repeats 30] [--steps 20]
+    PYTHONPATH=. python benchmarks/bench_nn.py [--quick | --smoke] [--threads 1] [--clock cpu] [--json PATH]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import time
+import sys
 
-_PINNED = "OPENBLAS_NUM_THREADS" not in os.environ
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads OpenBLAS
+import common
+import numpy as np
 
-import numpy as np  # noqa: E402
+import autodiff as ad
+from autodiff import nn
 
-import autodiff as ad  # noqa: E402
-from autodiff import nn  # noqa: E402
+SIZES, BATCH = [64, 128, 128, 10], 64
+SMOKE_SIZES, SMOKE_BATCH = [8, 16, 16, 4], 8
+TARGET = 1.1
 
 
-def _nn_step(dtype, X, y):
-    model = nn.MLP([64, 128, 128, 10], rng=0, dtype=dtype)
+def _nn_step(sizes, dtype, X, y):
+    model = nn.MLP(sizes, rng=0, dtype=dtype)
     opt = nn.optim.SGD(model.parameters(), lr=0.01)
     x = ad.Tensor(X.astype(dtype))
 
@@ -44,9 +44,8 @@ def _nn_step(dtype, X, y):
     return step
 
 
-def _raw_step(dtype, X, y):
+def _raw_step(sizes, dtype, X, y):
     rng = np.random.default_rng(0)
-    sizes = [64, 128, 128, 10]
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         W = ad.Tensor((rng.standard_normal((n_in, n_out)) * np.sqrt(2 / n_in)).astype(dtype), requires_grad=True)
@@ -54,7 +53,7 @@ def _raw_step(dtype, X, y):
         params += [W, b]
     W1, b1, W2, b2, W3, b3 = params
     x = ad.Tensor(X.astype(dtype))
-    onehot = np.eye(10, dtype=dtype)[y]
+    onehot = np.eye(sizes[-1], dtype=dtype)[y]
     n = len(y)
 
     def step():
@@ -72,45 +71,34 @@ def _raw_step(dtype, X, y):
     return step
 
 
-def _time(step, steps):
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - t) / steps
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--steps", type=int, default=20)
-    args = ap.parse_args(argv)
+    args, report = common.start(argv, "bench_nn", __doc__)
+    report.note(common.threads_note(args))
+    sizes, batch = (SMOKE_SIZES, SMOKE_BATCH) if args.smoke else (SIZES, BATCH)
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((64, 64))
-    y = rng.integers(0, 10, 64)
-    print(f"numpy {np.__version__}, python {platform.python_version()}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}{' (set by this script)' if _PINNED else ''}, "
-          f"cpus={os.cpu_count()}")
-    print(f"MLP 64-128-128-10, batch 64; median of {args.repeats} interleaved repeats of {args.steps} steps")
-    print(f"{'dtype':<8} {'nn API':>12} {'raw Tensors':>12} {'ratio':>7}  {'ratio IQR':>13}")
-    for dtype in (np.float64, np.float32):
-        a, b = _nn_step(dtype, X, y), _raw_step(dtype, X, y)
-        la, lb = float(a().item()), float(b().item())  # warm up; same start, same loss
+    X = rng.standard_normal((batch, sizes[0]))
+    y = rng.integers(0, sizes[-1], batch)
+    shape = f"MLP {'-'.join(map(str, sizes))}, batch {batch}"
+    report.note("each dtype's first step is checked before it is timed: the nn API and raw Tensors give the same "
+                "loss (rtol 1e-4)")
+    rows, data = [], {}
+    for dtype in (np.float64, np.float32):  # each dtype's steps built after the previous one's timing
+        name = np.dtype(dtype).name
+        a, b = _nn_step(sizes, dtype, X, y), _raw_step(sizes, dtype, X, y)
+        la, lb = float(a().item()), float(b().item())  # same start, same loss (and a warm-up)
         if not np.isclose(la, lb, rtol=1e-4):
-            raise SystemExit(f"the two steps disagree: loss {la} vs {lb}")
-        ta, tb = [], []
-        for r in range(args.repeats):  # alternate which goes first, so neither always follows the other
-            if r % 2:
-                tb.append(_time(b, args.steps))
-                ta.append(_time(a, args.steps))
-            else:
-                ta.append(_time(a, args.steps))
-                tb.append(_time(b, args.steps))
-        ratios = np.array(ta) / np.array(tb)  # each pair ran back to back, under the same load
+            raise AssertionError(f"{name}: the two steps disagree: loss {la} (nn API) vs {lb} (raw Tensors)")
+        sec = report.compare(f"{shape}, {name} -- one training step, nn API vs raw Tensors",
+                             {"nn API": a, "raw Tensors": b}, baseline="raw Tensors", rounds=30,
+                             target=f"nn API / raw Tensors <= {TARGET}")
+        ratios = common.paired_ratios(sec, "nn API", "raw Tensors")
         q1, q2, q3 = np.percentile(ratios, [25, 50, 75])
-        print(f"{np.dtype(dtype).name:<8} {np.median(ta) * 1e6:>9.1f} us {np.median(tb) * 1e6:>9.1f} us "
-              f"{q2:>7.3f}  {q1:.3f}-{q3:.3f}")
+        rows.append([name, f"{q2:.3f}", f"{q1:.3f} - {q3:.3f}", len(ratios)])
+        data[name] = {"median": q2, "q1": q1, "q3": q3}
+    report.table(f"{shape}: nn API / raw Tensors, paired per-round ratios (each pair ran in the same round, "
+                 f"under the same load; target <= {TARGET})", ["dtype", "ratio", "ratio IQR", "rounds"], rows, data)
+    return report.finish()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

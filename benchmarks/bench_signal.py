@@ -1,32 +1,38 @@
 """Speed of autodiff.signal.convolve1d: forward against scipy.ndimage.correlate1d and np.convolve,
 and forward+backward on Tensors against the same filtering written by hand in NumPy.
 
-Run:  PYTHONPATH=. python benchmarks/bench_signal.py [--n 1000000] [--repeats 31]
-SciPy is optional (its columns are skipped without it). Repeats are interleaved (every candidate
-once per round, a different one first each round), so drifting load hits all candidates alike;
-forward and forward+backward candidates are timed in separate groups. Medians are the headline;
-minimums of the same runs are printed too, because on a machine shared with other jobs a
-millisecond-long call is often preempted and the medians jump.
+n = 1,000,000 float64 samples, 9-tap Gaussian, modes zero, replicate and mirror; then batches of
+rows (the last axis filtered, mode mirror) against SciPy and a Python loop of np.convolve.
+Targets: ours/scipy < 1, ours/np.conv <= 1.5, T/NumPy <= 1.2 (np.convolve has no boundary modes:
+it is the compiled-kernel reference for every mode). Every candidate is checked against the
+others once, before timing. SciPy is optional (its columns are skipped without it).
+
+    PYTHONPATH=. python benchmarks/bench_signal.py [--quick | --smoke] [--threads 1] [--clock cpu] [--json PATH]
+
+Rounds are interleaved (every candidate once per round, a different one first each round), so
+drifting load hits all candidates alike; forward and forward+backward candidates are timed in
+separate comparisons. Medians are the headline; the tables also give the fastest round (``min``),
+because on a machine shared with other jobs a millisecond-long call is often preempted and the
+medians jump. Each candidate keeps its latest result until its next call, as a program keeps its
+arrays (freeing it at once lets malloc return the pages, and re-faulting 8 MB of fresh pages can
+cost more than the filtering itself).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import time
+import sys
 
+import common
 import numpy as np
 
 import autodiff as ad
 from autodiff import signal
 from autodiff.signal import filters
 
-try:
-    from scipy import ndimage
-except ImportError:  # the comparison is optional
-    ndimage = None
-
+N, SMOKE_N = 1_000_000, 1000
+MODES = ("zero", "replicate", "mirror")
+BATCH_SHAPES = ((1000, 1000), (100_000, 10), (10, 100_000))
+SMOKE_BATCH_SHAPES = ((10, 100), (100, 10), (2, 1000))
 NUMPY_MODE = {"zero": "constant", "replicate": "edge", "mirror": "reflect"}
 SCIPY_MODE = {"zero": "constant", "replicate": "nearest", "mirror": "mirror"}
 
@@ -53,24 +59,17 @@ def tensor_forward_backward(xt, wt, grad, mode):
     return z, xt.grad, wt.grad
 
 
-def run_interleaved(candidates, repeats):
-    """Times in ms per candidate; every round runs each candidate once, starting with a different
-    one each round, so neither drifting load nor the previous candidate's memory use favours one."""
-    names = list(candidates)
-    times = {name: [] for name in names}
-    kept = {}  # each candidate's latest result lives until its next call, as a program keeps its
-    # arrays (freeing it at once lets malloc return the pages, and re-faulting 8 MB of fresh pages
-    # can cost more than the filtering itself)
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = time.perf_counter()
-            result = candidates[name]()
-            times[name].append(time.perf_counter() - t0)
-            kept[name] = result
-    return {name: np.array(ts) * 1e3 for name, ts in times.items()}
+def keeping_result(fn):
+    """``fn`` whose latest result lives until its next call (replaced only once the next one exists)."""
+    kept = [None]
+
+    def run():
+        kept[0] = fn()
+
+    return run
 
 
-def check_agreement(x, w, grad, mode):
+def check_agreement(ndimage, x, w, grad, mode):
     ours = signal.convolve1d(x, w, mode)
     if ndimage is not None:
         np.testing.assert_allclose(ours, ndimage.correlate1d(x, w, mode=SCIPY_MODE[mode]), atol=1e-12)
@@ -80,42 +79,38 @@ def check_agreement(x, w, grad, mode):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-9)
 
 
-def print_table(rows, stat, title):
-    print(f"\n{title} (ms)")
-    header = (
-        f"{'mode':<10}{'ours':>8}{'scipy':>8}{'np.conv':>9}{'ours/scipy':>12}{'ours/np.conv':>14}"
-        f"{'T f+b':>8}{'NumPy f+b':>11}{'T/NumPy':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-    for mode, times in rows:
-        t = {name: float(stat(ts)) for name, ts in times.items()}
-        sp = t.get("scipy", float("nan"))
-        print(
-            f"{mode:<10}{t['ours']:8.2f}{sp:8.2f}{t['np.convolve']:9.2f}{t['ours'] / sp:12.2f}"
-            f"{t['ours'] / t['np.convolve']:14.2f}{t['tensor f+b']:8.2f}{t['numpy f+b']:11.2f}"
-            f"{t['tensor f+b'] / t['numpy f+b']:9.2f}"
-        )
+def ratio_rows(label, sec, pairs):
+    """One row of a summary table: for each (case, over) of the comparison ``sec``, the median of
+    the per-round ratios and the ratio of the fastest rounds; "n/a" when a case was skipped."""
+    fastest = {r["case"]: r["min_s"] for r in sec["results"]}
+    row, data = [label], {}
+    for case, over in pairs:
+        if case not in fastest or over not in fastest:
+            row += ["n/a", "n/a"]
+            continue
+        med = float(np.median(common.paired_ratios(sec, case, over)))
+        best = fastest[case] / fastest[over]
+        row += [f"{med:.2f}", f"{best:.2f}"]
+        data[f"{case}/{over}"] = {"median_of_ratios": med, "ratio_of_mins": best}
+    return row, data
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=31)
-    args = parser.parse_args()
+def main(argv=None):
+    args, report = common.start(argv, "bench_signal", __doc__)
+    ndimage = common.optional_import("scipy.ndimage")
+    if ndimage is None:
+        report.note("SciPy is not installed: its columns are skipped")
+    report.note(common.threads_note(args))
+    n = SMOKE_N if args.smoke else N
     rng = np.random.default_rng(0)
-    x, grad = rng.standard_normal(args.n), rng.standard_normal(args.n)
+    x, grad = rng.standard_normal(n), rng.standard_normal(n)
     w = filters.gaussian(1.5, 4)  # 9 taps
     xt, wt = ad.Tensor(x, requires_grad=True), ad.Tensor(w, requires_grad=True)
-    print(
-        f"n = {args.n:,} float64 samples, 9-tap Gaussian, {args.repeats} interleaved repeats\n"
-        f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} cores, "
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-        f"scipy {'available' if ndimage is not None else 'not installed'}"
-    )
-    rows = []
-    for mode in ("zero", "replicate", "mirror"):
-        check_agreement(x, w, grad, mode)
+    report.note("each mode is checked before it is timed: ours = scipy (when installed) = the NumPy filtering, "
+                "and the Tensor forward+backward = the NumPy one")
+    rows, data = [], {}
+    for mode in MODES:
+        check_agreement(ndimage, x, w, grad, mode)
         forward = {
             "ours": lambda mode=mode: signal.convolve1d(x, w, mode),
             "np.convolve": lambda: np.convolve(x, w[::-1], "same"),
@@ -123,39 +118,52 @@ def main():
         if ndimage is not None:
             forward["scipy"] = lambda mode=mode: ndimage.correlate1d(x, w, mode=SCIPY_MODE[mode])
         both = {
-            "tensor f+b": lambda mode=mode: tensor_forward_backward(xt, wt, grad, mode),
-            "numpy f+b": lambda mode=mode: numpy_forward_backward(x, w, grad, mode),
+            "Tensor f+b": lambda mode=mode: tensor_forward_backward(xt, wt, grad, mode),
+            "NumPy f+b": lambda mode=mode: numpy_forward_backward(x, w, grad, mode),
         }
-        rows.append((mode, {**run_interleaved(forward, args.repeats), **run_interleaved(both, args.repeats)}))
+        fwd = report.compare(f"convolve1d forward, n = {n:,} float64, 9-tap Gaussian, mode '{mode}'",
+                             {k: keeping_result(f) for k, f in forward.items()}, baseline="np.convolve",
+                             target="ours/np.conv <= 1.5; ours/scipy < 1 (summary table below)")
+        fb = report.compare(f"convolve1d forward+backward on Tensors vs by hand in NumPy, n = {n:,}, mode '{mode}'",
+                            {k: keeping_result(f) for k, f in both.items()}, baseline="NumPy f+b",
+                            target="T/NumPy <= 1.2")
+        row_f, data_f = ratio_rows(mode, fwd, [("ours", "scipy"), ("ours", "np.convolve")])
+        row_b, data_b = ratio_rows(mode, fb, [("Tensor f+b", "NumPy f+b")])
+        rows.append(row_f + row_b[1:])
+        data[mode] = {**data_f, **data_b}
+    report.table(f"convolve1d, n = {n:,}: the target ratios (ours/scipy < 1, ours/np.conv <= 1.5, T/NumPy <= 1.2); "
+                 "med = median of the per-round ratios, min = ratio of the fastest rounds (insensitive to other "
+                 "processes on a busy machine)",
+                 ["mode", "ours/scipy med", "min", "ours/np.conv med", "min", "T/NumPy med", "min"], rows, data)
+    batched(report, ndimage, w, SMOKE_BATCH_SHAPES if args.smoke else BATCH_SHAPES)
+    return report.finish()
 
-    print_table(rows, np.median, "medians")
-    print("targets: ours/scipy < 1, ours/np.conv <= 1.5, T/NumPy <= 1.2 "
-          "(np.convolve has no boundary modes: it is the compiled-kernel reference for every mode)")
-    print_table(rows, np.min, "minimums: the same runs, insensitive to other processes on a busy machine")
-    batched(w, args.repeats)
 
-
-def batched(w, repeats):
+def batched(report, ndimage, w, shapes):
     """Batches of rows (the last axis filtered), mirror mode: ours against SciPy along axis -1 and
     a Python loop of np.convolve over the rows (boundary ignored: a lower bound for such a loop)."""
     rng = np.random.default_rng(1)
-    print(f"\nbatched forward, mode 'mirror', same filter, {repeats} interleaved repeats, medians in ms")
-    header = f"{'shape':<14}{'ours':>8}{'scipy':>8}{'row loop':>10}{'ours/scipy':>12}{'ours/loop':>11}"
-    print(header)
-    print("-" * len(header))
-    for shape in ((1000, 1000), (100_000, 10), (10, 100_000)):
+    m = len(w) // 2
+    rows, data = [], {}
+    for shape in shapes:
         x = rng.standard_normal(shape)
         cands = {
             "ours": lambda x=x: signal.convolve1d(x, w, "mirror"),
-            "loop": lambda x=x: np.stack([np.convolve(row, w[::-1], "same") for row in x]),
+            "row loop": lambda x=x: np.stack([np.convolve(row, w[::-1], "same") for row in x]),
         }
         if ndimage is not None:
             cands["scipy"] = lambda x=x: ndimage.correlate1d(x, w, axis=-1, mode="mirror")
             np.testing.assert_allclose(cands["ours"](), cands["scipy"](), atol=1e-12)
-        t = {name: float(np.median(ts)) for name, ts in run_interleaved(cands, repeats).items()}
-        sp = t.get("scipy", float("nan"))
-        print(f"{str(shape):<14}{t['ours']:8.2f}{sp:8.2f}{t['loop']:10.2f}{t['ours'] / sp:12.2f}{t['ours'] / t['loop']:11.2f}")
+        # the loop pads with zeros: it agrees with ours away from the boundary
+        np.testing.assert_allclose(cands["ours"]()[:, m:-m], cands["row loop"]()[:, m:-m], atol=1e-12)
+        sec = report.compare(f"batched convolve1d forward, shape {shape}, mode 'mirror', same filter",
+                             {k: keeping_result(f) for k, f in cands.items()}, baseline="row loop")
+        row, data[str(shape)] = ratio_rows(str(shape), sec, [("ours", "scipy"), ("ours", "row loop")])
+        rows.append(row)
+    report.table("batched forward, mode 'mirror': ratios (med = median of the per-round ratios, min = ratio of "
+                 "the fastest rounds); the row loop ignores the boundary (a lower bound for such a loop)",
+                 ["shape", "ours/scipy med", "min", "ours/loop med", "min"], rows, data)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -50,7 +50,8 @@ try:  # run from a checkout without installing: the repository root holds the pa
 except ImportError:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-__all__ = ["Report", "start", "env_info", "format_time", "blas_threads", "optional_import", "follows_convention"]
+__all__ = ["Report", "start", "env_info", "format_time", "blas_threads", "threads_note", "paired_ratios",
+           "optional_import", "follows_convention"]
 
 _env_printed = False
 
@@ -75,7 +76,16 @@ def follows_convention(path) -> bool:
 
 
 def optional_import(name):
-    """The module ``name``, or None when it is not installed (or fails to import)."""
+    """The module ``name``, or None when it is not installed (or fails to import). Under
+    ``--threads N`` the limit is applied again afterwards: a comparator may load its own BLAS or
+    OpenMP library (SciPy and PyTorch do), which the limit set at start-up did not reach."""
+    mod = _try_import(name)
+    if mod is not None and _limits:
+        _limit_threads(_limits[-1][0], again=True)
+    return mod
+
+
+def _try_import(name):
     try:
         return __import__(name, fromlist=["_"])
     except Exception:  # a broken optional comparator is as good as a missing one
@@ -102,7 +112,8 @@ def _blas_info():
         libs = []
         for info in tpc.threadpool_info():
             libs.append({k: info.get(k) for k in ("user_api", "internal_api", "prefix", "version",
-                                                   "num_threads", "architecture", "threading_layer")})
+                                                   "num_threads", "architecture", "threading_layer",
+                                                   "filepath")})
         return {"source": "threadpoolctl", "libraries": libs}
     try:
         cfg = np.show_config(mode="dicts")
@@ -117,13 +128,32 @@ def _blas_info():
 
 def blas_threads() -> int:
     """The number of threads NumPy's BLAS uses (threadpoolctl), else a guess from the environment."""
-    for lib in _blas_info()["libraries"]:
-        if lib.get("user_api") == "blas" and lib.get("num_threads"):
-            return int(lib["num_threads"])
+    libs = [lib for lib in _blas_info()["libraries"] if lib.get("user_api") == "blas" and lib.get("num_threads")]
+    # NumPy's own first: SciPy and PyTorch may load another BLAS, listed in no fixed order
+    libs.sort(key=lambda lib: "numpy" not in (lib.get("filepath") or ""))
+    for lib in libs:
+        return int(lib["num_threads"])
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var])
     return os.cpu_count() or 1
+
+
+def threads_note(args) -> str:
+    """How this run set NumPy's BLAS threads, and OPENBLAS_CORETYPE: a note for the modules whose
+    numbers depend on them (the header says it too, but run.py prints the header in its own process)."""
+    if args.threads:
+        how = f"--threads {args.threads}"
+    elif os.environ.get("OPENBLAS_NUM_THREADS"):
+        how = f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']} in the environment"
+    else:
+        how = "as set: no --threads, OPENBLAS_NUM_THREADS unset"
+    if optional_import("threadpoolctl") is None:
+        how += "; threadpoolctl is not installed, so the count is a guess" + (" and --threads had no effect"
+                                                                              if args.threads else "")
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    core = f"OPENBLAS_CORETYPE={core} (as set on this machine)" if core else "OPENBLAS_CORETYPE unset"
+    return f"NumPy's BLAS on {blas_threads()} thread(s) ({how}); {core}"
 
 
 def _dist_version(name):
@@ -353,6 +383,13 @@ class Report:
         return result
 
 
+def paired_ratios(section: dict, case: str, over: str) -> list[float]:
+    """Per-round ratios time(case) / time(over) of a comparison returned by ``Report.compare``: the
+    two ran in the same rounds, so each ratio pairs calls made under the same load."""
+    times = {r["case"]: r["times_s"] for r in section["results"]}
+    return [t / b for t, b in zip(times[case], times[over])]
+
+
 def _mode(args):
     return "smoke" if args.smoke else "quick" if args.quick else "full"
 
@@ -400,11 +437,11 @@ def parser(description: str = "") -> argparse.ArgumentParser:
 _limits = []  # keeps the threadpoolctl limit in force for the life of the process
 
 
-def _limit_threads(n):
-    tpc = optional_import("threadpoolctl")
+def _limit_threads(n, again=False):
+    tpc = _try_import("threadpoolctl")
     if tpc is None:
         print(f"  note: --threads {n} needs threadpoolctl (or set OPENBLAS_NUM_THREADS before starting Python)")
-    elif not _limits or _limits[-1][0] != n:
+    elif again or not _limits or _limits[-1][0] != n:  # again: reach the libraries loaded since
         _limits.append((n, tpc.threadpool_limits(limits=n)))
     torch = sys.modules.get("torch")  # never import it here: 10^5 more objects for every gc pass
     if torch is not None:

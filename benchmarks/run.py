@@ -7,9 +7,8 @@ and garbage-collector state cannot change another's timings; ``--in-process`` ru
 this process instead (faster to start). Options other than ``--only``, ``--list``,
 ``--in-process`` and ``--json`` go to every module (see common.py for the convention and
 ``python benchmarks/bench_mlp.py --help`` for the shared options). ``--json`` saves every
-module's results, with the environment, in one file. Exit status 1 if a module failed.
-A module that does not follow the convention yet is run as a plain script with its own defaults
-(skipped under ``--smoke``).
+module's results, with the environment, in one file. Exit status 1 if a module failed (a module
+that does not follow the convention of benchmarks/README.md fails, as it does in the smoke test).
 """
 
 from __future__ import annotations
@@ -34,19 +33,6 @@ import common  # noqa: E402
 def discover() -> list[str]:
     """Names of the benchmark modules, in alphabetical order."""
     return sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("bench_") and f.endswith(".py"))
-
-
-def _run_legacy(name, smoke):
-    """A module that does not follow the convention yet: run as a script with its own defaults."""
-    if smoke:
-        print(f"\n=== {name}: skipped in --smoke (it does not follow the convention in benchmarks/README.md) ===")
-        return None
-    print(f"\n=== {name} (own command line: run with its defaults; not in --json) ===")
-    sys.stdout.flush()
-    proc = subprocess.run([sys.executable, os.path.join(HERE, f"{name}.py")], check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{name} exited with status {proc.returncode}")
-    return None
 
 
 def _run_in_process(name, rest):
@@ -94,8 +80,9 @@ def main(argv=None) -> int:
     for name in names:
         try:
             if not common.follows_convention(os.path.join(HERE, f"{name}.py")):
-                res = _run_legacy(name, "--smoke" in rest)
-            elif args.in_process:
+                raise RuntimeError(f"{name} does not follow the convention of benchmarks/README.md "
+                                   "(main(argv) with common.start)")
+            if args.in_process:
                 res = _run_in_process(name, rest)
             else:
                 res = _run_subprocess(name, rest)

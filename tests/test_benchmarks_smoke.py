@@ -19,8 +19,8 @@ def bench_on_path(monkeypatch):
 @pytest.mark.parametrize("name", MODULES)
 def test_benchmark_module_runs_once_with_tiny_sizes(name, tmp_path, capsys):
     common = importlib.import_module("common")
-    if not common.follows_convention(BENCH / f"{name}.py"):
-        pytest.skip(f"{name} does not follow the convention of benchmarks/README.md (main(argv) with common.start)")
+    assert common.follows_convention(BENCH / f"{name}.py"), (
+        f"{name} does not follow the convention of benchmarks/README.md (main(argv) with common.start)")
     mod = importlib.import_module(name)
     out = tmp_path / f"{name}.json"
     result = mod.main(["--smoke", "--json", str(out)])
