@@ -8,6 +8,7 @@ no traceback; ``gradcheck`` exits with 1 when a check fails.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from autodiff.cli import filter as _filter, gradcheck as _gradcheck, graph as _graph, train as _train
@@ -60,6 +61,9 @@ def main(argv=None) -> int:
     except CliError as e:
         print(f"autodiff {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `autodiff ... | head`: the reader left; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # unreadable or unwritable files
         where = f" {e.filename!r}" if getattr(e, "filename", None) else ""
         print(f"autodiff {args.command}: error: {_one_line(e.strerror or e)}{where}", file=sys.stderr)
