@@ -247,6 +247,25 @@ class Tensor:
             return Tensor(self.numpy(), backend="scalar")
         return Tensor._wrap(self.data, self._backend)
 
+    def _assign_(self, values) -> None:
+        """Overwrite a leaf's values in place (optimizers, ``load_state_dict``); the object and, on
+        the scalar back end, its Scalars keep their identity, so graphs and viewers see the change."""
+        if self.data.dtype == object:
+            for s, v in zip(self.data.flat, np.asarray(values, dtype=np.float64).ravel().tolist()):
+                s.data = v
+        else:
+            self.data[...] = values
+
+    def _move_(self, backend: str, dtype=None) -> None:
+        """Move a leaf to ``backend`` (and ``dtype``) in place, dropping its gradient: ``Module.to``
+        keeps the same Tensor objects so optimizers holding them stay valid."""
+        _check_backend(backend)
+        if self._op is not None:
+            raise RuntimeError("_move_: only leaf Tensors can change back end in place")
+        values = self.numpy() if dtype is None else self.numpy().astype(dtype)
+        self.data = _scalars(values) if backend == "scalar" else np.array(values)  # never alias
+        self._backend, self._grad = backend, None
+
     def astype(self, dtype) -> Tensor:
         return _ops.astype(self, dtype=np.dtype(dtype))
 

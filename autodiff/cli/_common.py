@@ -91,7 +91,7 @@ def _read_text(path):
 
 def write_array(path, values: np.ndarray) -> Path:
     """Write a 1-D or 2-D array as .npy or as text (.csv with commas, .txt with spaces)."""
-    from autodiff.viz._files import atomic_write
+    from autodiff._files import atomic_write
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -88,7 +88,7 @@ def _plot(path, x, z, mode, m, title):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from autodiff.viz._files import atomic_write
+    from autodiff._files import atomic_write
 
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):

@@ -138,7 +138,7 @@ def _check(args):
 
 
 def _write_history(out, history):
-    from autodiff.viz._files import atomic_write
+    from autodiff._files import atomic_write
 
     keys = ("train_loss", "val_loss", "train_acc", "val_acc")
     clean = {k: [None if v != v else float(v) for v in history[k]] for k in keys}

@@ -3,29 +3,21 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from autodiff.tensor import BACKENDS, Tensor, _scalars
+from autodiff._files import atomic_write
+from autodiff.tensor import BACKENDS, Tensor
 
 __all__ = ["load_state", "save_state"]
 
 
 def _assign(p: Tensor, values: np.ndarray) -> None:
-    """Write ``values`` into ``p`` in place on either back end (the object keeps its identity).
-
-    On the scalar back end every element is a leaf Scalar: its ``.data`` is overwritten, so
-    anything holding the Scalars (an optimizer, a graph viewer) sees the new value.
-    """
-    if p.data.dtype == object:
-        for s, v in zip(p.data.flat, np.asarray(values, dtype=np.float64).ravel().tolist()):
-            s.data = v
-    else:
-        p.data[...] = values
+    """Write ``values`` into the parameter ``p`` in place, on either back end."""
+    p._assign_(values)
 
 
 def _label(p: Tensor, name: str) -> None:
@@ -40,16 +32,8 @@ def _label(p: Tensor, name: str) -> None:
 
 
 def _convert(p: Tensor, backend: str, dtype) -> None:
-    """Move a leaf Tensor to ``backend``/``dtype`` in place (its gradient is dropped)."""
-    values = p.numpy()
-    if dtype is not None:
-        values = values.astype(dtype)
-    if backend == "scalar":
-        data = _scalars(values)
-    else:
-        data = np.array(values, dtype=values.dtype)  # never alias the old storage
-    # The Tensor object is kept (optimizers and labels refer to it); only its storage changes.
-    p.data, p._backend, p._grad = data, backend, None
+    """Move a parameter to ``backend``/``dtype`` in place (its gradient is dropped), keeping its labels."""
+    p._move_(backend, dtype)
     if p.label:
         _label(p, p.label)
 
@@ -69,21 +53,11 @@ def _check_dtype(backend, dtype, where):
 
 
 def save_state(state: dict, path) -> Path:
-    """Write a dict of name -> ndarray to ``path`` as ``.npz``: first to a temporary file in the
-    same folder, then ``os.replace`` (a reader never sees a half-written file)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **state)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write a dict of name -> ndarray to ``path`` as ``.npz``, atomically (a reader never sees a
+    half-written file)."""
+    buf = io.BytesIO()
+    np.savez(buf, **state)
+    return atomic_write(path, buf.getvalue())
 
 
 def load_state(path) -> dict:

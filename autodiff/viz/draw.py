@@ -14,7 +14,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
-from autodiff.viz._files import atomic_write
+from autodiff._files import atomic_write
 from autodiff.viz._graph import GraphTooLarge, collect
 
 __all__ = ["draw", "render", "NO_DOT"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autodiff.viz._files import atomic_write
+from autodiff._files import atomic_write
 
 __all__ = ["plot_history"]
 

@@ -1,4 +1,4 @@
-"""Atomic file writing: a reader never sees a half-written picture or history."""
+"""Atomic file writing: a reader never sees a half-written model, picture or history."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def atomic_write(path, data: bytes) -> Path:
     try:
         with open(tmp, "xb") as f:  # default permissions (umask), unlike mkstemp's 0600
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
