@@ -235,7 +235,10 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
     def to(self, backend: str) -> Tensor:
-        """A copy on the other back end (self when already there); a leaf keeps requires_grad."""
+        """A copy on the other back end (self when already there); a leaf keeps requires_grad.
+
+        Unlike PyTorch's ``.to``, the copy of a non-leaf is detached: the two back ends record
+        different graphs (Tensor ops vs Scalar nodes), so no edge can join them."""
         _check_backend(backend)
         if backend == self._backend:
             return self
