@@ -167,6 +167,8 @@ def unbroadcast(grad, shape):
     if gshape == shape:
         return grad
     lead = len(gshape) - len(shape)
+    if lead and gshape[lead:] == shape:  # only leading axes added (a bias): one reduction
+        return _add_reduce(grad, tuple(range(lead))) if type(grad) is np.ndarray else grad.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
     )
@@ -190,6 +192,8 @@ def _toposort(roots):
     for root in roots:
         if id(root) in seen or not root._rg:
             continue
+        if root._freed:
+            raise RuntimeError(_scalar._FREED)
         add(id(root))
         stack = [(root, iter(root._edges))]
         while stack:
@@ -198,6 +202,8 @@ def _toposort(roots):
                 if id(p) not in seen:
                     add(id(p))
                     if p._edges:
+                        if p._freed:  # checked before any gradient moves: nothing half-done
+                            raise RuntimeError(_scalar._FREED)
                         stack.append((p, iter(p._edges)))
                         break
                     append(p)
@@ -209,6 +215,8 @@ def _toposort(roots):
 
 def _seed(root, g, create_graph):
     """The gradient that starts backward at ``root``, as an array (or Tensor for create_graph)."""
+    if g is None and root.data.size == 1 and root._backend == "numpy" and not create_graph:
+        return np.ones(root.data.shape, root.data.dtype)  # the usual loss.backward()
     if g is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -243,10 +251,7 @@ def _run(roots, seeds, retain_graph, create_graph, inputs=None):
                 "no input of this output has requires_grad=True"
             )
     seeds = [_seed(r, g, create_graph) for r, g in zip(roots, seeds)]
-    order = _toposort(roots)
-    for node in order:
-        if node._freed:
-            raise RuntimeError(_scalar._FREED)
+    order = _toposort(roots)  # raises if a node's graph was freed
     if backend == "scalar":
         return _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs)
     return _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs)
@@ -256,10 +261,13 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
     grads = {}
     for r, s in zip(roots, seeds):
         grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+    anomaly = _anomaly.get()
+    if inputs is None and not create_graph and not anomaly:
+        _first_order(order, grads, retain_graph)
+        return {}
     wanted = None if inputs is None else {id(t) for t in inputs}
     found = {}
     handed = set()  # ids of arrays already stored as some leaf's .grad (never alias two leaves)
-    anomaly = _anomaly.get()
     token = _grad_enabled.set(create_graph)
     try:
         for node in reversed(order):
@@ -287,6 +295,54 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
     finally:
         _grad_enabled.reset(token)
     return found
+
+
+def _first_order(order, grads, retain_graph):
+    """The common backward: first order, into the leaves' ``.grad``, no anomaly checks. The same
+    steps as ``node_step`` and ``_accumulate_leaf``, inlined: this loop is most of an engine's
+    overhead on a small model."""
+    handed = set()
+    pop, get = grads.pop, grads.get
+    token = _grad_enabled.set(False)
+    try:
+        for node in reversed(order):
+            g = pop(id(node), None)
+            if g is None:
+                continue
+            op = node._op
+            if op is None:  # a leaf: _accumulate_leaf, inlined
+                if node._grad is not None:
+                    node._grad.data = node._grad.data + g
+                    continue
+                if g.base is not None or id(g) in handed or not g.flags.writeable:
+                    g = np.array(g)  # keep the array only when it is ours alone
+                handed.add(id(g))
+                node._grad = Tensor._wrap(g, "numpy")
+                continue
+            if op.vjp is not None:
+                for p, pg in node_step(node, g):
+                    kp = id(p)
+                    prev = get(kp)
+                    grads[kp] = pg if prev is None else prev + pg
+            else:
+                out, raw, params, vjps = node.data, node._raw, node._params, op.vjps
+                for i, p in node._edges:
+                    rule = vjps[i]
+                    if rule is None:
+                        raise RuntimeError(f"{op.name}: input {i} is not differentiable")
+                    pg = rule(g, out, *raw, **params) if params else rule(g, out, *raw)
+                    pdata = p.data
+                    if pg.shape != pdata.shape:
+                        pg = unbroadcast(pg, pdata.shape)
+                    if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype and pdata.dtype != object:
+                        pg = pg.astype(pdata.dtype)
+                    kp = id(p)
+                    prev = get(kp)
+                    grads[kp] = pg if prev is None else prev + pg
+            if not retain_graph:
+                node._freed = True
+    finally:
+        _grad_enabled.reset(token)
 
 
 def node_step(node, g, create_graph=False):

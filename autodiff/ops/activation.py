@@ -12,9 +12,15 @@ from autodiff.tensor import Tensor
 __all__ = ["softmax", "log_softmax"]
 
 
+# Shifted by the plain max: where the max is not finite the row is nan either way (as in PyTorch),
+# so softmax needs none of logsumexp's care for all -inf rows.
+_max_reduce = np.maximum.reduce
+
+
 def _softmax_forward(x, axis):
-    e = np.exp(x - _shift(x, axis))
-    return e / e.sum(axis=axis, keepdims=True)
+    e = np.exp(x - _max_reduce(x, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)  # e is ours: normalise in place
+    return e
 
 
 def _softmax_scalar(x, axis):
@@ -23,8 +29,10 @@ def _softmax_scalar(x, axis):
 
 
 def _log_softmax_forward(x, axis):
-    z = x - _shift(x, axis)
-    return z - np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
+    z = x - _max_reduce(x, axis=axis, keepdims=True)
+    s = np.add.reduce(np.exp(z), axis=axis, keepdims=True)
+    z -= np.log(s, out=s)  # z and s are ours: finish in place
+    return z
 
 
 def _log_softmax_scalar(x, axis):
@@ -50,6 +58,8 @@ def _axis(x, axis, where):
     ndim = x.ndim if isinstance(x, (Tensor, np.ndarray)) else np.ndim(x)
     if ndim == 0:
         raise ValueError(f"{where}: needs at least one dimension")
+    if type(axis) is int and -ndim <= axis < ndim:  # the usual case, without normalize_axis's checks
+        return axis % ndim
     return normalize_axis(axis, ndim, where)
 
 

@@ -48,16 +48,17 @@ def _grad_b(g, out, a, b):
 
 
 def _matmul_forward(a, b):
+    try:
+        return np.matmul(a, b)
+    except ValueError:  # explain the failure; the common, valid case pays for no checks
+        pass
     sa, sb = np.shape(a), np.shape(b)
     if not sa or not sb:
         raise ValueError(f"matmul: both operands need at least one dimension, got shapes {sa} and {sb} (use * for scalars)")
     k = sb[0] if len(sb) == 1 else sb[-2]
     if sa[-1] != k:
         raise ValueError(f"matmul: shapes {sa} and {sb} do not align ({sa[-1]} != {k})")
-    try:
-        return np.matmul(a, b)
-    except ValueError:  # batch dimensions that do not broadcast
-        raise ValueError(f"matmul: the batch dimensions of {sa} and {sb} cannot be broadcast together") from None
+    raise ValueError(f"matmul: the batch dimensions of {sa} and {sb} cannot be broadcast together")
 
 
 def _matmul_scalar(a, b):

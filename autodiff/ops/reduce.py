@@ -44,6 +44,8 @@ def _keep(g, shape, axis, keepdims):
 
 
 def _spread(g, shape, axis, keepdims):
+    if isinstance(g, (np.ndarray, np.generic)) and g.size == 1 and g.dtype != object:  # a full reduction's
+        return np.ndarray(shape, g.dtype, np.asarray(g), 0, (0,) * len(shape))  # gradient: a zero-stride view
     return _broadcast_to(_keep(g, shape, axis, keepdims), shape=shape)
 
 
@@ -107,10 +109,13 @@ _min = Op(
 )
 
 
+_max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce  # without ndarray.max's Python wrapper
+
+
 def _shift(values, axis):
     """The max over ``axis`` (kept), used as a constant shift; 0 where it is not finite."""
-    m = values.max(axis=axis, keepdims=True)
-    if math.isfinite(m.sum()):  # the common case, in one reduction
+    m = _max_reduce(values, axis=axis, keepdims=True)
+    if math.isfinite(_add_reduce(m, axis=None)):  # the common case, in one reduction
         return m
     return np.where(np.isfinite(m), m, 0)
 
