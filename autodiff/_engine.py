@@ -70,7 +70,8 @@ def apply(op: Op, args: tuple, params: dict):
     backend = None
     edges = []  # (position, input) for each input that requires grad
     raw = []
-    for i, a in enumerate(args):
+    i = 0
+    for a in args:
         if isinstance(a, Tensor):
             if backend is None:
                 backend = a._backend
@@ -84,10 +85,11 @@ def apply(op: Op, args: tuple, params: dict):
             raw.append(a.data)
         else:
             raw.append(a)
-    rg = bool(edges) and _grad_enabled.get()
+        i += 1
+    rg = edges and _grad_enabled.get()
     try:
         if backend == "numpy":
-            out = op.forward(*raw, **params)
+            out = op.forward(*raw, **params) if params else op.forward(*raw)
         else:
             fwd = op.scalar or op.forward
             if rg:
@@ -105,7 +107,7 @@ def apply(op: Op, args: tuple, params: dict):
     if type(out) is not np.ndarray:
         out = _as_array(out, backend)
     t = _new(Tensor)
-    t.data, t._backend, t._grad, t.label, t._freed = out, backend, None, None, False
+    t.data, t._backend, t._grad, t.label, t._freed, t._seen = out, backend, None, None, False, None
     if rg:
         t._rg, t._op, t._parents, t._params, t._scope = True, op, args, params, _scope.get()
         t._edges, t._raw = edges, raw
@@ -184,31 +186,35 @@ def unbroadcast(grad, shape):
 
 def _toposort(roots):
     """Tensors that require grad reachable from roots, every one after its parents
-    (iterative: no recursion limit). The same walk as ``scalar._toposort`` over ``_edges``
-    instead of ``_prev``: kept as two loops because an accessor call per node would cost the
-    65k-node Scalar backward about 7%."""
-    order, seen = [], set()
-    add, append = seen.add, order.append
+    (iterative: no recursion limit). The same walk as ``scalar._walk`` over ``_edges`` instead
+    of two parent slots, and like it marking each node it reaches with this walk's token in
+    ``_seen`` (cheaper than a set of ids): one graph must not be walked by two threads at once.
+    Kept as two loops because an accessor call per node would cost the 65k-node Scalar backward
+    about 7%. Raises if a node's graph was freed, before any gradient moves."""
+    order = []
+    append = order.append
+    walk = object()
     for root in roots:
-        if id(root) in seen or not root._rg:
+        if root._seen is walk or not root._rg:
             continue
         if root._freed:
             raise RuntimeError(_scalar._FREED)
-        add(id(root))
+        root._seen = walk
         stack = [(root, iter(root._edges))]
+        push, pop = stack.append, stack.pop
         while stack:
             node, edges = stack[-1]
             for _, p in edges:
-                if id(p) not in seen:
-                    add(id(p))
+                if p._seen is not walk:
+                    p._seen = walk
                     if p._edges:
-                        if p._freed:  # checked before any gradient moves: nothing half-done
+                        if p._freed:
                             raise RuntimeError(_scalar._FREED)
-                        stack.append((p, iter(p._edges)))
+                        push((p, iter(p._edges)))
                         break
                     append(p)
             else:
-                stack.pop()
+                pop()
                 append(node)
     return order
 
