@@ -226,6 +226,14 @@ def _matmul_inputs(s):
     ).map(lambda ab: (ab, {}))
 
 
+@st.composite
+def _linear_inputs(d, s):
+    """x (..., in) with 0 to max_dims - 1 batch axes, W (in, out), b (out,)."""
+    batch = d(shapes(0, s.max_dims - 1, 1, s.max_side))
+    k, m = d(st.integers(1, s.max_side)), d(st.integers(1, s.max_side))
+    return (d(_arr(batch + (k,))), d(_arr((k, m))), d(_arr((m,)))), {}
+
+
 def _softmax_ref(x, axis):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -313,6 +321,7 @@ TABLE = [
     Case("matmul", lambda a, b: a @ b, np.matmul, _matmul_inputs),
     Case("rmatmul_array", lambda b, a: a @ b, lambda b, a: a @ b,
          lambda s: _matmul_inputs(s).map(lambda ab: ((ab[0][1],), {"a": ab[0][0]}))),
+    Case("linear", ad.linear, lambda x, w, b: x @ w + b, _linear_inputs),
     Case("softmax", lambda a, axis: ad.softmax(a, axis), _softmax_ref, with_kw(_axis_kw, 1)),
     Case("log_softmax", lambda a, axis: a.log_softmax(axis), lambda x, axis: np.log(_softmax_ref(x, axis)),
          with_kw(_axis_kw, 1)),

@@ -226,3 +226,29 @@ def test_shape_mismatch_names_the_op_and_both_shapes(backend):
             fn()
         msg = str(info.value)
         assert msg.startswith(name) and "(2, 3)" in msg and "(4,)" in msg
+
+
+@BOTH
+def test_linear_shape_errors_name_the_op_and_the_shapes(backend):
+    x, w = ad.zeros(2, 3, backend=backend), ad.zeros(3, 4, backend=backend)
+    with pytest.raises(ValueError, match=r"linear: .*\(3, 4\) and \(3,\)"):
+        ad.linear(x, w, ad.zeros(3, backend=backend))
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 4\) do not align"):
+        ad.linear(x, ad.zeros(4, 4, backend=backend), ad.zeros(4, backend=backend))
+
+
+def test_linear_keeps_dtype_rules_of_x_at_w_plus_b():
+    # The in-place bias add must not change NumPy's result type: a float64 bias on a float32
+    # product gives float64, as x @ W + b does; the gradients match the two-op graph.
+    rng = np.random.default_rng(0)
+    x = ad.Tensor(rng.standard_normal((5, 3)).astype(np.float32))
+    w = ad.Tensor(rng.standard_normal((3, 2)).astype(np.float32), requires_grad=True)
+    for bdtype in (np.float32, np.float64):
+        b = ad.Tensor(rng.standard_normal(2).astype(bdtype), requires_grad=True)
+        fused, plain = ad.linear(x, w, b), x @ w + b
+        assert fused.dtype == plain.dtype
+        np.testing.assert_array_equal(fused.numpy(), plain.numpy())
+        (gw, gb), (pw, pb) = ad.grad(fused.sum(), [w, b]), ad.grad(plain.sum(), [w, b])
+        np.testing.assert_allclose(gw.numpy(), pw.numpy(), rtol=1e-6)
+        np.testing.assert_array_equal(gb.numpy(), pb.numpy())
+        assert gw.dtype == np.float32 and gb.dtype == bdtype

@@ -73,8 +73,10 @@ def test_call_records_the_module_scope_for_graph_clusters():
     x = ad.Tensor(np.ones((1, 2)))
     out = model(x)
     assert out._scope == "MLP/Linear[2]"
-    hidden = out.parents[0].parents[0]  # relu output -> (matmul output of layer 0 is below)
+    assert out.op == "linear"  # x @ W + b is one node
+    hidden = out.parents[0]  # the relu output, made from layer 0's linear node
     assert hidden._scope == "MLP/ReLU[1]"
+    assert hidden.parents[0]._scope == "MLP/Linear[0]"
     assert ad.Tensor([1.0], requires_grad=True).sum()._scope is None  # outside any module
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from autodiff.nn import init as _init
 from autodiff.nn.module import Module
+from autodiff.ops.linalg import linear as _linear
 from autodiff.tensor import Tensor
 
 __all__ = ["Linear", "Identity", "Flatten"]
@@ -45,8 +46,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}): input of shape {tuple(x.shape)} "
                 f"needs {self.in_features} features in its last axis"
             )
-        y = x @ self.weight
-        return y if self.bias is None else y + self.bias
+        return _linear(x, self.weight, self.bias)  # one node with a bias (matmul + add fused)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

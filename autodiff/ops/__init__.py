@@ -27,7 +27,7 @@ from autodiff.ops.elementwise import (
     tanh,
     where,
 )
-from autodiff.ops.linalg import matmul
+from autodiff.ops.linalg import linear, matmul
 from autodiff.ops.padding import pad
 from autodiff.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from autodiff.ops.reduce import argmax, argmin, logsumexp, max, mean, min, sum, var
@@ -49,7 +49,7 @@ from autodiff.ops.shape import (
 __all__ = [
     "abs", "add", "argmax", "argmin", "astype", "broadcast_to", "clip", "concatenate", "cos",
     "div", "exp", "flatten", "getitem", "index_add", "leaky_relu", "log", "log_softmax",
-    "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg",
+    "linear", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg",
     "normalize_index", "pad", "pow", "pow_const", "relu", "reshape", "sigmoid", "sin", "softmax",
     "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "transpose", "unsqueeze", "var",
     "where",

@@ -7,8 +7,9 @@ import numpy as np
 from autodiff._engine import Op
 from autodiff.ops.shape import _reshape, swap_last
 from autodiff.scalar import Scalar
+from autodiff.tensor import Tensor
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "linear"]
 
 
 def _col(v):  # (..., k) -> (..., k, 1)
@@ -69,3 +70,48 @@ def _matmul_scalar(a, b):
 
 
 matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b), scalar=_matmul_scalar)
+
+
+# --- linear: x @ W + b as one node (PyTorch's addmm) -------------------------------------------
+
+
+def _linear_forward(x, w, b):
+    out = _matmul_forward(x, w)
+    if b.shape == out.shape[-1:] and b.dtype == out.dtype:
+        out += b  # the product is ours: add the bias in place
+        return out
+    return out + b
+
+
+def _linear_scalar(x, w, b):
+    return _matmul_scalar(x, w) + b
+
+
+def _linear_grad_w(g, out, x, w, b):
+    if x.ndim == 1:  # (k,) @ (k, m): the outer product of x and g
+        return _col(x) * _row(g)
+    if x.ndim > 2:  # fold the batch axes into the rows: dW = X^T G over all of them
+        x, g = _reshape(x, shape=(-1, x.shape[-1])), _reshape(g, shape=(-1, g.shape[-1]))
+    return x.T @ g
+
+
+_linear = Op(  # dx = G W^T, dW = X^T G, db = G (the engine sums it over the batch axes)
+    "linear",
+    _linear_forward,
+    (lambda g, out, x, w, b: g @ w.T, _linear_grad_w, lambda g, out, x, w, b: g),
+    scalar=_linear_scalar,
+)
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight + bias`` for ``x`` of shape (..., in), ``weight`` (in, out) and ``bias``
+    (out,) — the course's z = xW + b; PyTorch's ``F.linear`` takes the weight transposed.
+    With a bias it is one node in the graph (one matmul plus an in-place add, as PyTorch's
+    addmm), which halves the nodes of an MLP; without one it is ``matmul``."""
+    if bias is None:
+        return matmul(x, weight)
+    wshape = tuple(np.shape(weight.data if isinstance(weight, Tensor) else weight))
+    bshape = tuple(np.shape(bias.data if isinstance(bias, Tensor) else bias))
+    if len(wshape) != 2 or bshape != wshape[1:]:
+        raise ValueError(f"linear: weight must be (in, out) and bias (out,), got shapes {wshape} and {bshape}")
+    return _linear(x, weight, bias)
