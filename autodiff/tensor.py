@@ -75,7 +75,7 @@ class Tensor:
     # _raw: the arguments' arrays, as the first-order rules receive them; _params: keyword params.
     __slots__ = (
         "data", "_rg", "_grad", "_op", "_parents", "_edges", "_raw", "_params", "_backend", "_freed", "_scope",
-        "label", "_seen",
+        "label", "_seen", "_pending",
     )
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
 
@@ -93,7 +93,7 @@ class Tensor:
         self._grad = None
         self._op, self._parents, self._params, self._scope = None, (), None, None
         self._edges, self._raw, self._freed = (), None, False
-        self.label = self._seen = None
+        self.label = self._seen = self._pending = None
         self._rg = False
         if requires_grad:
             self.requires_grad_()
@@ -104,7 +104,7 @@ class Tensor:
         t = _new(Tensor)
         t.data, t._backend, t._grad, t._rg, t.label = data, backend, None, False, None
         t._op, t._parents, t._params, t._scope, t._freed = None, (), None, None, False
-        t._edges, t._raw, t._seen = (), None, None
+        t._edges, t._raw, t._seen, t._pending = (), None, None, None
         return t
 
     # --- attributes ---------------------------------------------------------------------------

@@ -154,6 +154,41 @@ def autodiff_fns(params0, X, y, nll="indexed"):
     return loss_and_grads, step
 
 
+def autodiff_nn_fns(params0, X, y):
+    """(loss_and_grads, step) for autodiff.nn as a user writes it: Sequential of Linear and ReLU,
+    nn.cross_entropy with integer labels, optim.SGD -- the same program as the PyTorch nn case."""
+    import autodiff as ad
+    from autodiff import nn
+
+    layers = []
+    for i in range(len(params0) // 2):
+        W, b = params0[2 * i], params0[2 * i + 1]
+        lin = nn.Linear(W.shape[0], W.shape[1], dtype=W.dtype)
+        lin.weight.data[...] = W
+        lin.bias.data[...] = b
+        layers += [lin, nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    opt = nn.optim.SGD(model.parameters(), lr=LR)
+    x = ad.Tensor(X)
+
+    def loss_and_grads():
+        opt.zero_grad()
+        loss = nn.cross_entropy(model(x), y)
+        loss.backward()
+        grads = [p.grad.numpy().copy() for p in model.parameters()]
+        opt.zero_grad()
+        return loss.item(), grads
+
+    def step():
+        opt.zero_grad()
+        loss = nn.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return loss_and_grads, step
+
+
 # --- (c) PyTorch ----------------------------------------------------------------------------------
 
 
@@ -249,6 +284,7 @@ def run_config(report, cfg: Config, torch, smoke=False):
     impls = {
         "autodiff (indexed NLL)": autodiff_fns(params0, X, y, "indexed"),
         "autodiff (one-hot NLL)": autodiff_fns(params0, X, y, "onehot"),
+        "autodiff nn + optim.SGD": autodiff_nn_fns(params0, X, y),
     }
     if torch is not None:
         impls["torch nn + optim.SGD"] = torch_nn_fns(torch, params0, X, y)

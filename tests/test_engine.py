@@ -252,3 +252,35 @@ def test_linear_keeps_dtype_rules_of_x_at_w_plus_b():
         np.testing.assert_allclose(gw.numpy(), pw.numpy(), rtol=1e-6)
         np.testing.assert_array_equal(gb.numpy(), pb.numpy())
         assert gw.dtype == np.float32 and gb.dtype == bdtype
+
+
+class _FailsOnce(ad.Function):
+    """The identity, whose backward raises the first time it runs."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        _FailsOnce.calls += 1
+        if _FailsOnce.calls == 1:
+            raise ArithmeticError("boom")
+        return g
+
+
+def test_a_backward_that_raises_leaves_no_gradient_behind():
+    # Gradients in flight sit on the nodes during backward; an exception must drop them, so a
+    # later pass through the same nodes sums only its own gradients.
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3.0  # shared by both passes
+    w = ad.Tensor([5.0, 7.0], requires_grad=True)
+    with pytest.raises(ArithmeticError, match="boom"):
+        (_FailsOnce.apply(h) * w + h).sum().backward(retain_graph=True)
+    assert x.grad is None and w.grad is not None  # w's gradient had landed; x's had not
+    w.grad = None
+    (h * w).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [15.0, 21.0])  # 3 * w, nothing left over
+    np.testing.assert_array_equal(w.grad.numpy(), [3.0, 6.0])

@@ -66,20 +66,23 @@ def one_hot(y, num_classes=None, dtype=np.float64):
 # --- cross-entropy: log-softmax and NLL fused ------------------------------------------------
 
 
+_add_reduce, _max_reduce = np.add.reduce, np.maximum.reduce  # (np.sum's Python wrapper costs a µs)
+
+
 def _ce_core(z, target, reduction):
     # z: logits with each row's maximum subtracted (so exp never overflows)
-    lse = np.log(np.sum(np.exp(z), axis=1))
+    lse = np.log(_add_reduce(np.exp(z), axis=1))
     if target.dtype.kind == "f":  # -sum_c t_c log softmax_c = lse·sum(t) - <t, z>
-        loss = lse * target.sum(axis=1) - np.sum(target * z, axis=1)
+        loss = lse * _add_reduce(target, axis=1) - _add_reduce(target * z, axis=1)
     else:
         loss = lse - z[np.arange(len(target)), target]
     if reduction == "mean":
-        return np.sum(loss) / len(loss)
-    return np.sum(loss) if reduction == "sum" else loss
+        return _add_reduce(loss, axis=None) / len(loss)
+    return _add_reduce(loss, axis=None) if reduction == "sum" else loss
 
 
 def _ce_forward(x, target, reduction):
-    return _ce_core(x - x.max(axis=1, keepdims=True), target, reduction)
+    return _ce_core(x - _max_reduce(x, axis=1, keepdims=True), target, reduction)
 
 
 def _ce_scalar(x, target, reduction):
@@ -90,15 +93,24 @@ def _ce_scalar(x, target, reduction):
 def _ce_rule(g, out, x, target, reduction):
     # d loss_i / d x_i = softmax(x_i)·sum(t_i) - t_i  (t_i the one-hot row for an index target)
     n = x.shape[0]
-    if isinstance(x, np.ndarray):  # first order: softmax in place on one fresh array
-        s = np.exp(x - x.max(axis=1, keepdims=True))
-        s /= s.sum(axis=1, keepdims=True)
-    else:  # create_graph: recorded, so it can be differentiated again
-        s = softmax(x, axis=-1)
+    if isinstance(x, np.ndarray):  # first order: all in place on one fresh array
+        s = x - _max_reduce(x, axis=1, keepdims=True)
+        np.exp(s, out=s)
+        s /= _add_reduce(s, axis=1, keepdims=True)
+        if target.dtype.kind == "f":
+            s *= _add_reduce(target, axis=1, keepdims=True)
+            s -= target
+        else:
+            s[np.arange(n), target] -= 1
+        if reduction == "none":
+            s *= g.reshape(n, 1)
+        else:
+            s *= g / n if reduction == "mean" else g
+        return s
+    # create_graph: recorded, so it can be differentiated again
+    s = softmax(x, axis=-1)
     if target.dtype.kind == "f":
         s = s * target.sum(axis=1, keepdims=True) - target
-    elif isinstance(s, np.ndarray):
-        s[np.arange(n), target] -= 1
     else:
         s = s - one_hot(target, x.shape[1], dtype=s.dtype)
     if reduction == "none":
@@ -124,7 +136,7 @@ def _class_target(target, shape, where):
         raise TypeError(f"{where}: target must hold class indices (integers) or probabilities, got dtype {t.dtype}")
     if t.shape != (n,):
         raise ValueError(f"{where}: logits {shape} need one class index per row, shape ({n},); got {t.shape}")
-    if n and (t.min() < 0 or t.max() >= k):
+    if n and (np.minimum.reduce(t) < 0 or _max_reduce(t) >= k):
         raise ValueError(f"{where}: class indices must lie in [0, {k}), got range [{t.min()}, {t.max()}]")
     return t.astype(np.intp, copy=False)
 
