@@ -136,9 +136,11 @@ def _class_target(target, shape, where):
         raise TypeError(f"{where}: target must hold class indices (integers) or probabilities, got dtype {t.dtype}")
     if t.shape != (n,):
         raise ValueError(f"{where}: logits {shape} need one class index per row, shape ({n},); got {t.shape}")
-    if n and (np.minimum.reduce(t) < 0 or _max_reduce(t) >= k):
+    t = t.astype(np.intp, copy=False)
+    # One reduction checks both bounds: seen as unsigned, a negative index is larger than any k.
+    if n and _max_reduce(t.view(np.uintp)) >= k:
         raise ValueError(f"{where}: class indices must lie in [0, {k}), got range [{t.min()}, {t.max()}]")
-    return t.astype(np.intp, copy=False)
+    return t
 
 
 def cross_entropy(logits, target, reduction="mean"):

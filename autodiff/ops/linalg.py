@@ -7,7 +7,6 @@ import numpy as np
 from autodiff._engine import Op
 from autodiff.ops.shape import _reshape, swap_last
 from autodiff.scalar import Scalar
-from autodiff.tensor import Tensor
 
 __all__ = ["matmul", "linear"]
 
@@ -76,11 +75,15 @@ matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b), scalar=_matmul_scalar
 
 
 def _linear_forward(x, w, b):
+    if type(b) is not np.ndarray:  # a list or number given as the bias
+        b = np.asarray(b, dtype=np.result_type(w, 0.0))
+    if np.ndim(w) != 2 or np.shape(b) != np.shape(w)[1:]:
+        raise ValueError(f"linear: weight must be (in, out) and bias (out,), got shapes {np.shape(w)} and {np.shape(b)}")
     out = _matmul_forward(x, w)
-    if b.shape == out.shape[-1:] and b.dtype == out.dtype:
+    if b.dtype == out.dtype:
         out += b  # the product is ours: add the bias in place
         return out
-    return out + b
+    return out + b  # NumPy's type promotion, as x @ W + b
 
 
 def _linear_scalar(x, w, b):
@@ -108,10 +111,4 @@ def linear(x, weight, bias=None):
     (out,) — the course's z = xW + b; PyTorch's ``F.linear`` takes the weight transposed.
     With a bias it is one node in the graph (one matmul plus an in-place add, as PyTorch's
     addmm), which halves the nodes of an MLP; without one it is ``matmul``."""
-    if bias is None:
-        return matmul(x, weight)
-    wshape = tuple(np.shape(weight.data if isinstance(weight, Tensor) else weight))
-    bshape = tuple(np.shape(bias.data if isinstance(bias, Tensor) else bias))
-    if len(wshape) != 2 or bshape != wshape[1:]:
-        raise ValueError(f"linear: weight must be (in, out) and bias (out,), got shapes {wshape} and {bshape}")
-    return _linear(x, weight, bias)
+    return matmul(x, weight) if bias is None else _linear(x, weight, bias)

@@ -158,7 +158,7 @@ def _count(shape, axis):
 _mean = Op(  # d(mean x)/dx_i = 1/n
     "mean",
     lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis),
-    (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims) * (1.0 / _count(a.shape, axis)),),
+    (lambda g, out, a, axis, keepdims: _spread(g * (1.0 / _count(a.shape, axis)), a.shape, axis, keepdims),),
     scalar=lambda x, axis, keepdims: _sum_scalar(x, axis, keepdims) / _count(x.shape, axis),
 )
 

@@ -164,11 +164,14 @@ def normalize_index(index):
 
 
 def _is_basic(index):
-    items = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(i, (slice, numbers.Integral, type(None), type(Ellipsis))) or (isinstance(i, np.ndarray) and i.dtype == bool)
-        for i in items
-    )
+    """True when no cell can be picked twice: slices, integers, None, Ellipsis and masks."""
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, np.ndarray):
+            if i.dtype != bool:  # an integer array may repeat a position
+                return False
+        elif not isinstance(i, (slice, numbers.Integral, type(None), type(Ellipsis))):
+            return False
+    return True
 
 
 def _index_add_forward(g, index, shape):
