@@ -13,6 +13,8 @@ Scalars, and backward is the Scalar engine's.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from autodiff import scalar as _scalar
@@ -22,6 +24,7 @@ from autodiff.scalar import Scalar
 __all__ = ["Op", "apply", "backward", "grad", "owned", "unbroadcast"]
 
 _new = object.__new__
+_refcount = sys.getrefcount
 
 
 class Op:
@@ -235,8 +238,8 @@ def _seed(root, g, create_graph):
             raise ValueError(f"backward: gradient is on back end '{g._backend}', output on '{root._backend}'")
         if not create_graph:
             g = g.numpy() if root._backend == "scalar" else g.data
-    else:
-        g = np.asarray(g, dtype=root.dtype if root.dtype.kind == "f" else np.float64)
+    else:  # a copy: the caller's array must never become (part of) a leaf's .grad
+        g = np.array(g, dtype=root.dtype if root.dtype.kind == "f" else np.float64)
     if tuple(g.shape) != root.shape:
         raise ValueError(f"backward: gradient shape {tuple(g.shape)} does not match output shape {root.shape}")
     return g
@@ -310,7 +313,6 @@ def _first_order(order, roots, seeds, retain_graph):
     a small model."""
     for r, s in zip(roots, seeds):
         r._pending = s if r._pending is None else r._pending + s
-    handed = set()
     token = _grad_enabled.set(False)
     try:
         for node in reversed(order):
@@ -323,9 +325,11 @@ def _first_order(order, roots, seeds, retain_graph):
                 if node._grad is not None:
                     node._grad.data = node._grad.data + g
                     continue
-                if g.base is not None or id(g) in handed or not g.flags.writeable:
-                    g = np.array(g)  # keep the array only when it is ours alone
-                handed.add(id(g))
+                # Keep the array only when it is ours alone: no view of another array's memory,
+                # and no reference but this local and the call's argument (another leaf's .grad,
+                # a saved input or the caller's array would be one more).
+                if g.base is not None or _refcount(g) > 2:
+                    g = np.array(g)
                 node._grad = Tensor._wrap(g, "numpy")
                 continue
             if op.vjp is not None:
@@ -346,6 +350,7 @@ def _first_order(order, roots, seeds, retain_graph):
                         pg = pg.astype(pdata.dtype)
                     prev = p._pending
                     p._pending = pg if prev is None else prev + pg
+            pg = prev = None  # hold no gradient here: the leaf check counts references
             if not retain_graph:
                 node._freed = True
     except BaseException:

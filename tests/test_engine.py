@@ -284,3 +284,41 @@ def test_a_backward_that_raises_leaves_no_gradient_behind():
     (h * w).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [15.0, 21.0])  # 3 * w, nothing left over
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 6.0])
+
+
+class _Keeps(ad.Function):
+    """The identity; its backward returns a fresh array, or one it keeps a reference to."""
+
+    kept = []
+    made = []
+
+    @staticmethod
+    def forward(ctx, x, keep):
+        ctx.keep = keep
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        out = np.array(g.numpy(), copy=True)
+        _Keeps.made.append(id(out))
+        if ctx.keep:
+            _Keeps.kept.append(out)
+        return out, None
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    _Keeps.apply(x, keep).sum().backward()
+    if keep:  # the Function still holds its array: the leaf gets a copy
+        assert not np.shares_memory(x.grad.numpy(), _Keeps.kept[-1])
+    else:  # nobody else holds it: handed over, not copied (both alive at a copy, so ids differ)
+        assert id(x.grad.numpy()) == _Keeps.made[-1]
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+    # the caller's gradient array, and one array handed to two leaves, are copied too
+    g = np.array([3.0, 4.0])
+    a, b = ad.Tensor([1.0, 2.0], requires_grad=True), ad.Tensor([1.0, 2.0], requires_grad=True)
+    (a + b).backward(gradient=g)
+    assert not np.shares_memory(a.grad.numpy(), g) and not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    g[:] = 0
+    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
