@@ -107,8 +107,8 @@ def apply(op: Op, args: tuple, params: dict):
         if msg.startswith(f"{op.name}:"):  # the op's own message names it and the shapes
             raise
         raise ValueError(f"{op.name}: {msg} (input shapes {_shape_note(args)})") from None
-    if type(out) is not np.ndarray:
-        out = _as_array(out, backend)
+    if type(out) is not np.ndarray:  # a NumPy scalar from a full reduction, or a Scalar
+        out = np.asarray(out) if backend == "numpy" else _as_array(out, backend)
     t = _new(Tensor)
     t.data, t._backend, t._grad, t.label, t._freed, t._seen, t._pending = out, backend, None, None, False, None, None
     if rg:

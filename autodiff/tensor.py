@@ -384,7 +384,7 @@ class Tensor:
         return _ops.sigmoid(self)
 
     def relu(self):
-        return _ops.relu(self)
+        return _apply(_relu, (self,), {})
 
     def leaky_relu(self, slope=0.01):
         return _ops.leaky_relu(self, slope=float(slope))
@@ -534,5 +534,5 @@ def eye(n, m=None, dtype=None, backend="numpy", requires_grad=False) -> Tensor:
 # Tensor's methods call the ops, which build Tensors: imported last, once Tensor exists.
 from autodiff import _engine, ops as _ops  # noqa: E402
 from autodiff._engine import apply as _apply  # noqa: E402
-from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, sub as _sub  # noqa: E402
+from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, relu as _relu, sub as _sub  # noqa: E402
 from autodiff.ops.linalg import matmul as _matmul  # noqa: E402

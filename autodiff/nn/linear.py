@@ -41,12 +41,15 @@ class Linear(Module):
         self.bias = _parameter(np.zeros(self.out_features, dtype=dtype), backend) if bias else None
 
     def forward(self, x):
-        if x.shape[-1:] != (self.in_features,):
-            raise ValueError(
-                f"Linear({self.in_features}, {self.out_features}): input of shape {tuple(x.shape)} "
-                f"needs {self.in_features} features in its last axis"
-            )
-        return _linear(x, self.weight, self.bias)  # one node with a bias (matmul + add fused)
+        try:
+            return _linear(x, self.weight, self.bias)  # one node with a bias (matmul + add fused)
+        except ValueError:  # checked on failure only: this runs once per layer per step
+            if tuple(np.shape(x))[-1:] != (self.in_features,):
+                raise ValueError(
+                    f"Linear({self.in_features}, {self.out_features}): input of shape {tuple(np.shape(x))} "
+                    f"needs {self.in_features} features in its last axis"
+                ) from None
+            raise
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -30,7 +30,11 @@ class SGD(Optimizer):
                                       nesterov=nesterov))
 
     def _update(self, w, g, state, group):
-        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        mu, wd = group["momentum"], group["weight_decay"]
+        if not (mu or wd):  # plain SGD
+            w -= group["lr"] * g
+            return
+        lr = group["lr"]
         if wd:
             g = g + wd * w
         if mu:

@@ -88,21 +88,21 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        state = self.state
+        state, update = self.state, self._update
         for group in self.param_groups:
             for p in group["params"]:
-                g = p.grad
+                g = p._grad
                 if g is None:
                     continue
                 st = state.get(id(p))
                 if st is None:
                     st = state[id(p)] = {}
-                if p.data.dtype == object:  # scalar back end: compute on floats, write back
+                if p._backend == "numpy":
+                    update(p.data, g.data, st, group)
+                else:  # scalar back end: compute on floats, write back
                     w = p.numpy()
-                    self._update(w, g.numpy(), st, group)
+                    update(w, g.numpy(), st, group)
                     _assign(p, w)
-                else:
-                    self._update(p.data, g.data, st, group)
         return loss
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
