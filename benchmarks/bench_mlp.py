@@ -54,6 +54,13 @@ def make_problem(sizes, batch, dtype, seed=0):
 # --- (b) NumPy by hand: the floor for any NumPy engine --------------------------------------------
 
 
+def _row_reduce(ufunc, a):
+    """``ufunc.reduce(a, axis=1, keepdims=True)`` over a transposed copy: NumPy reduces a short
+    last axis row by row (64 x 10 row maxima: 3.5 µs, this way 1.6 µs). autodiff's softmax and
+    cross-entropy reduce few columns this way, so the floor does too."""
+    return ufunc.reduce(np.ascontiguousarray(a.T), axis=0)[:, None]
+
+
 def numpy_loss_and_grads(params, X, y):
     """Mean softmax cross-entropy of the ReLU MLP and its gradients, written out by hand.
 
@@ -73,10 +80,10 @@ def numpy_loss_and_grads(params, X, y):
             hs.append(z)
         h = z
     logits = h
-    logits -= logits.max(axis=1, keepdims=True)
+    logits -= _row_reduce(np.maximum, logits)
     z_y = logits[rows, y]
     e = np.exp(logits, out=logits)
-    s = e.sum(axis=1, keepdims=True)
+    s = _row_reduce(np.add, e)
     loss = (np.log(s).sum() - z_y.sum()) / n
     # d loss / d logits = (softmax - onehot) / n
     e /= s

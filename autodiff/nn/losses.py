@@ -13,6 +13,7 @@ import numpy as np
 from autodiff._engine import Op
 from autodiff.ops.activation import softmax
 from autodiff.ops.elementwise import abs as _abs, relu, sigmoid
+from autodiff.ops.reduce import kept_reduce
 from autodiff.tensor import Tensor
 
 __all__ = [
@@ -71,7 +72,7 @@ _add_reduce, _max_reduce = np.add.reduce, np.maximum.reduce  # (np.sum's Python 
 
 def _ce_core(z, target, reduction):
     # z: logits with each row's maximum subtracted (so exp never overflows)
-    lse = np.log(_add_reduce(np.exp(z), axis=1))
+    lse = np.log(kept_reduce(np.add, np.exp(z), 1)[:, 0])
     if target.dtype.kind == "f":  # -sum_c t_c log softmax_c = lse·sum(t) - <t, z>
         loss = lse * _add_reduce(target, axis=1) - _add_reduce(target * z, axis=1)
     else:
@@ -82,7 +83,7 @@ def _ce_core(z, target, reduction):
 
 
 def _ce_forward(x, target, reduction):
-    return _ce_core(x - _max_reduce(x, axis=1, keepdims=True), target, reduction)
+    return _ce_core(x - kept_reduce(np.maximum, x, 1), target, reduction)
 
 
 def _ce_scalar(x, target, reduction):
@@ -94,9 +95,9 @@ def _ce_rule(g, out, x, target, reduction):
     # d loss_i / d x_i = softmax(x_i)·sum(t_i) - t_i  (t_i the one-hot row for an index target)
     n = x.shape[0]
     if isinstance(x, np.ndarray):  # first order: all in place on one fresh array
-        s = x - _max_reduce(x, axis=1, keepdims=True)
+        s = x - kept_reduce(np.maximum, x, 1)
         np.exp(s, out=s)
-        s /= _add_reduce(s, axis=1, keepdims=True)
+        s /= kept_reduce(np.add, s, 1)
         if target.dtype.kind == "f":
             s *= _add_reduce(target, axis=1, keepdims=True)
             s -= target

@@ -6,7 +6,7 @@ import numpy as np
 
 from autodiff._engine import Op
 from autodiff.ops.elementwise import exp
-from autodiff.ops.reduce import _shift, normalize_axis
+from autodiff.ops.reduce import _shift, kept_reduce, normalize_axis
 from autodiff.tensor import Tensor
 
 __all__ = ["softmax", "log_softmax"]
@@ -14,12 +14,12 @@ __all__ = ["softmax", "log_softmax"]
 
 # Shifted by the plain max: where the max is not finite the row is nan either way (as in PyTorch),
 # so softmax needs none of logsumexp's care for all -inf rows.
-_max_reduce = np.maximum.reduce
+_max, _add = np.maximum, np.add
 
 
 def _softmax_forward(x, axis):
-    e = np.exp(x - _max_reduce(x, axis=axis, keepdims=True))
-    e /= np.add.reduce(e, axis=axis, keepdims=True)  # e is ours: normalise in place
+    e = np.exp(x - kept_reduce(_max, x, axis))
+    e /= kept_reduce(_add, e, axis)  # e is ours: normalise in place
     return e
 
 
@@ -29,8 +29,8 @@ def _softmax_scalar(x, axis):
 
 
 def _log_softmax_forward(x, axis):
-    z = x - _max_reduce(x, axis=axis, keepdims=True)
-    s = np.add.reduce(np.exp(z), axis=axis, keepdims=True)
+    z = x - kept_reduce(_max, x, axis)
+    s = kept_reduce(_add, np.exp(z), axis)
     z -= np.log(s, out=s)  # z and s are ours: finish in place
     return z
 
@@ -49,7 +49,7 @@ _softmax = Op(  # J^T g = s * (g - <g, s>)
 def _log_softmax_rule(g, out, a, axis):  # J^T g = g - softmax * sum(g)
     if type(g) is np.ndarray:  # first order: the same formula with one array, ours, in place
         s = np.exp(out)
-        s *= np.add.reduce(g, axis=axis, keepdims=True)
+        s *= kept_reduce(_add, g, axis)
         return np.subtract(g, s, out=s)
     return g - exp(out) * g.sum(axis=axis, keepdims=True)
 

@@ -15,7 +15,7 @@ from autodiff.ops.shape import _broadcast_to, _reshape
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
 
-__all__ = ["sum", "mean", "var", "max", "min", "logsumexp", "argmax", "argmin", "normalize_axis"]
+__all__ = ["sum", "mean", "var", "max", "min", "logsumexp", "argmax", "argmin", "normalize_axis", "kept_reduce"]
 
 
 def normalize_axis(axis, ndim, where):
@@ -112,9 +112,23 @@ _min = Op(
 _max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce  # without ndarray.max's Python wrapper
 
 
+def kept_reduce(ufunc, x, axis):
+    """``ufunc.reduce(x, axis, keepdims=True)`` for softmax-like ops, fast on short rows.
+
+    NumPy reduces a short last axis one row at a time: the row maxima of 64 x 10 float32 logits
+    take 3.5 µs, of 1024 x 10 43 µs. Reducing a transposed copy along its first axis runs across
+    the rows instead: 1.6 µs and 4.7 µs. Used for 2-D arrays of at least 32 rows and at most 16
+    columns (where it measured faster for both max and sum, float32 and float64).
+    """
+    if type(x) is np.ndarray and x.ndim == 2 and axis in (1, -1) and x.shape[1] <= 16 and x.shape[0] >= 32:
+        if x.dtype != object:
+            return ufunc.reduce(np.ascontiguousarray(x.T), axis=0)[:, None]
+    return ufunc.reduce(x, axis=axis, keepdims=True)
+
+
 def _shift(values, axis):
     """The max over ``axis`` (kept), used as a constant shift; 0 where it is not finite."""
-    m = _max_reduce(values, axis=axis, keepdims=True)
+    m = kept_reduce(np.maximum, values, axis)
     if math.isfinite(_add_reduce(m, axis=None)):  # the common case, in one reduction
         return m
     return np.where(np.isfinite(m), m, 0)
