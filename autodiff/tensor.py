@@ -397,9 +397,13 @@ class Tensor:
 
     # --- reductions ---------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
+        if axis is None and not keepdims:  # the loss's case, without the axis checks
+            return _apply(_reduce._sum, (self,), {"axis": None, "keepdims": False})
         return _ops.sum(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims=False):
+        if axis is None and not keepdims:
+            return _apply(_reduce._mean, (self,), {"axis": None, "keepdims": False})
         return _ops.mean(self, axis, keepdims)
 
     def var(self, axis=None, ddof=0, keepdims=False):
@@ -534,5 +538,6 @@ def eye(n, m=None, dtype=None, backend="numpy", requires_grad=False) -> Tensor:
 # Tensor's methods call the ops, which build Tensors: imported last, once Tensor exists.
 from autodiff import _engine, ops as _ops  # noqa: E402
 from autodiff._engine import apply as _apply  # noqa: E402
+from autodiff.ops import reduce as _reduce  # noqa: E402
 from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, relu as _relu, sub as _sub  # noqa: E402
 from autodiff.ops.linalg import matmul as _matmul  # noqa: E402

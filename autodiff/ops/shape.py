@@ -196,6 +196,12 @@ def _getitem_forward(x, index):
 
 
 getitem = Op(
-    "getitem", _getitem_forward, (lambda g, out, a, index: index_add(g, index=index, shape=a.shape),),
+    "getitem",
+    _getitem_forward,
+    (
+        lambda g, out, a, index: (  # (on arrays the scatter itself, without the Op's dispatch)
+            _index_add_forward(g, index, a.shape) if type(g) is np.ndarray else index_add(g, index=index, shape=a.shape)
+        ),
+    ),
     scalar=owned(_getitem_forward),
 )
