@@ -356,7 +356,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __getitem__(self, index):
-        return _ops.getitem(self, index=_ops.normalize_index(index))
+        return _apply(_getitem, (self,), {"index": _ops.normalize_index(index)})
 
     # --- elementwise --------------------------------------------------------------------------
     def exp(self):
@@ -541,3 +541,4 @@ from autodiff._engine import apply as _apply  # noqa: E402
 from autodiff.ops import reduce as _reduce  # noqa: E402
 from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, relu as _relu, sub as _sub  # noqa: E402
 from autodiff.ops.linalg import matmul as _matmul  # noqa: E402
+from autodiff.ops.shape import getitem as _getitem  # noqa: E402
