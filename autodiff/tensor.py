@@ -73,6 +73,9 @@ class Tensor:
 
     # _parents: the op's arguments as given; _edges: (position, input) of those that require grad;
     # _raw: the arguments' arrays, as the first-order rules receive them; _params: keyword params.
+    # Backward's scratch space on the node itself (cheaper than dicts keyed by id): _seen, the
+    # token of the last toposort that reached it; _pending, its gradient while a first-order pass
+    # runs (None otherwise). So one graph must not be walked by two threads at once.
     __slots__ = (
         "data", "_rg", "_grad", "_op", "_parents", "_edges", "_raw", "_params", "_backend", "_freed", "_scope",
         "label", "_seen", "_pending",

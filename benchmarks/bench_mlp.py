@@ -196,6 +196,101 @@ def autodiff_nn_fns(params0, X, y):
     return loss_and_grads, step
 
 
+# --- (d) the smallest define-by-run tape in Python -------------------------------------------------
+
+
+def minimal_tape_fns(params0, X, y):
+    """(loss_and_grads, step) for a bare tape: one object per value holding its parents and a
+    closure for its vector-Jacobian product, a depth-first order, nothing else (no broadcasting
+    rules, dtype or shape checks, grad modes, errors or graph to draw). The same program as
+    "autodiff (indexed NLL)": how close a Python engine can come to the NumPy floor, for scale."""
+
+    class V:
+        __slots__ = ("data", "parents", "vjp", "grad", "pending")
+
+        def __init__(self, data, parents=(), vjp=None):
+            self.data, self.parents, self.vjp, self.grad, self.pending = data, parents, vjp, None, None
+
+    def matmul(a, w):  # a may be the (constant) input
+        return V(a.data @ w.data, (a, w), lambda g: (g @ w.data.T if a.parents or a.vjp else None, a.data.T @ g))
+
+    def add_bias(a, b):
+        return V(a.data + b.data, (a, b), lambda g: (g, g.sum(axis=0)))
+
+    def relu(a):
+        return V(np.maximum(a.data, 0), (a,), lambda g: (g * (a.data > 0),))
+
+    def log_softmax(a):
+        z = a.data - _row_reduce(np.maximum, a.data)  # the floor's (and autodiff's) row reductions
+        out = z - np.log(_row_reduce(np.add, np.exp(z)))
+        return V(out, (a,), lambda g: (g - np.exp(out) * _row_reduce(np.add, g),))
+
+    def nll(a, rows, t):
+        def vjp(g):
+            d = np.zeros_like(a.data)
+            d[rows, t] = -g / len(t)
+            return (d,)
+
+        return V(-a.data[rows, t].mean(), (a,), vjp)
+
+    def backward(root):
+        order, seen, stack = [], set(), [(root, iter(root.parents))]
+        while stack:
+            node, it = stack[-1]
+            for p in it:
+                if id(p) not in seen and (p.parents or p.vjp is None):
+                    seen.add(id(p))
+                    stack.append((p, iter(p.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        root.pending = np.ones((), dtype=root.data.dtype)
+        for node in reversed(order):
+            g, node.pending = node.pending, None
+            if g is None:
+                continue
+            if node.vjp is None:
+                node.grad = g
+                continue
+            for p, pg in zip(node.parents, node.vjp(g)):
+                if pg is not None:
+                    p.pending = pg if p.pending is None else p.pending + pg
+
+    params = [V(p.copy()) for p in params0]
+    x, rows = V(X), np.arange(X.shape[0])
+    x.vjp = False  # a constant: not a leaf that takes a gradient
+
+    def forward():
+        h = x
+        nlayers = len(params) // 2
+        for i in range(nlayers):
+            h = add_bias(matmul(h, params[2 * i]), params[2 * i + 1])
+            if i < nlayers - 1:
+                h = relu(h)
+        return nll(log_softmax(h), rows, y)
+
+    def loss_and_grads():
+        loss = forward()
+        backward(loss)
+        grads = [p.grad.copy() for p in params]
+        for p in params:
+            p.grad = None
+        return float(loss.data), grads
+
+    def step():
+        loss = forward()
+        backward(loss)
+        for p in params:
+            g = p.grad
+            g *= LR
+            p.data -= g
+            p.grad = None
+        return loss
+
+    return loss_and_grads, step
+
+
 # --- (c) PyTorch ----------------------------------------------------------------------------------
 
 
@@ -292,6 +387,7 @@ def run_config(report, cfg: Config, torch, smoke=False):
         "autodiff (indexed NLL)": autodiff_fns(params0, X, y, "indexed"),
         "autodiff (one-hot NLL)": autodiff_fns(params0, X, y, "onehot"),
         "autodiff nn + optim.SGD": autodiff_nn_fns(params0, X, y),
+        "minimal Python tape": minimal_tape_fns(params0, X, y),
     }
     if torch is not None:
         impls["torch nn + optim.SGD"] = torch_nn_fns(torch, params0, X, y)
