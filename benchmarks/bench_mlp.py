@@ -225,13 +225,19 @@ def minimal_tape_fns(params0, X, y):
         out = z - np.log(_row_reduce(np.add, np.exp(z)))
         return V(out, (a,), lambda g: (g - np.exp(out) * _row_reduce(np.add, g),))
 
-    def nll(a, rows, t):
+    def pick(a, index):  # a[index]; the gradient is scattered back (repeated indices add up)
         def vjp(g):
             d = np.zeros_like(a.data)
-            d[rows, t] = -g / len(t)
+            np.add.at(d, index, g)
             return (d,)
 
-        return V(-a.data[rows, t].mean(), (a,), vjp)
+        return V(a.data[index], (a,), vjp)
+
+    def mean(a):
+        return V(a.data.mean(), (a,), lambda g: (np.broadcast_to(g / a.data.size, a.data.shape),))
+
+    def neg(a):
+        return V(-a.data, (a,), lambda g: (-g,))
 
     def backward(root):
         order, seen, stack = [], set(), [(root, iter(root.parents))]
@@ -268,7 +274,7 @@ def minimal_tape_fns(params0, X, y):
             h = add_bias(matmul(h, params[2 * i]), params[2 * i + 1])
             if i < nlayers - 1:
                 h = relu(h)
-        return nll(log_softmax(h), rows, y)
+        return neg(mean(pick(log_softmax(h), (rows, y))))  # autodiff's three ops
 
     def loss_and_grads():
         loss = forward()
