@@ -238,8 +238,8 @@ def _seed(root, g, create_graph):
             raise ValueError(f"backward: gradient is on back end '{g._backend}', output on '{root._backend}'")
         if not create_graph:
             g = g.numpy() if root._backend == "scalar" else g.data
-    else:  # a copy: the caller's array must never become (part of) a leaf's .grad
-        g = np.array(g, dtype=root.dtype if root.dtype.kind == "f" else np.float64)
+    else:  # (the caller's array itself when it has the dtype: the leaves' checks never keep it)
+        g = np.asarray(g, dtype=root.dtype if root.dtype.kind == "f" else np.float64)
     if tuple(g.shape) != root.shape:
         raise ValueError(f"backward: gradient shape {tuple(g.shape)} does not match output shape {root.shape}")
     return g
@@ -276,7 +276,9 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
         grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
     wanted = None if inputs is None else {id(t) for t in inputs}
     found = {}
-    handed = set()  # ids of arrays already stored as some leaf's .grad (never alias two leaves)
+    # ids of arrays no leaf may keep as its .grad: the seeds (the caller's), then each array a
+    # leaf has kept (never alias two leaves)
+    handed = {id(s) for s in seeds}
     token = _grad_enabled.set(create_graph)
     try:
         for node in reversed(order):

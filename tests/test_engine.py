@@ -315,10 +315,14 @@ def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
     else:  # nobody else holds it: handed over, not copied (both alive at a copy, so ids differ)
         assert id(x.grad.numpy()) == _Keeps.made[-1]
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
-    # the caller's gradient array, and one array handed to two leaves, are copied too
-    g = np.array([3.0, 4.0])
-    a, b = ad.Tensor([1.0, 2.0], requires_grad=True), ad.Tensor([1.0, 2.0], requires_grad=True)
-    (a + b).backward(gradient=g)
-    assert not np.shares_memory(a.grad.numpy(), g) and not np.shares_memory(a.grad.numpy(), b.grad.numpy())
-    g[:] = 0
-    np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
+    # the caller's gradient array, and one array handed to two leaves, are copied too, by the
+    # first-order pass and by the general one (anomaly mode)
+    for anomaly in (False, True):
+        g = np.array([3.0, 4.0])
+        a, b = ad.Tensor([1.0, 2.0], requires_grad=True), ad.Tensor([1.0, 2.0], requires_grad=True)
+        with ad.detect_anomaly(anomaly):
+            (a + b).backward(gradient=g)
+        assert not np.shares_memory(a.grad.numpy(), g) and not np.shares_memory(b.grad.numpy(), g)
+        assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+        g[:] = 0
+        np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
