@@ -327,10 +327,10 @@ def _first_order(order, roots, seeds, retain_graph):
                 if node._grad is not None:
                     node._grad.data = node._grad.data + g
                     continue
-                # Keep the array only when it is ours alone: no view of another array's memory,
-                # and no reference but this local and the call's argument (another leaf's .grad,
-                # a saved input or the caller's array would be one more).
-                if g.base is not None or _refcount(g) > 2:
+                # Keep the array only when it is ours alone: no reference but this local and the
+                # call's argument (another leaf's .grad, a saved input or the caller's array would
+                # be one more), and no view of memory anything else can reach.
+                if _refcount(g) > 2 or (g.base is not None and not _sole_view(g)):
                     g = np.array(g)
                 node._grad = Tensor._wrap(g, "numpy")
                 continue
@@ -361,6 +361,21 @@ def _first_order(order, roots, seeds, retain_graph):
         raise
     finally:
         _grad_enabled.reset(token)
+
+
+def _sole_view(g):
+    """True when ``g``, a view, is the only way to its memory: a writeable, contiguous (so not
+    overlapping) view of an array that nothing else refers to, covering at least half of it (a
+    gradient sliced out of a padded one, say). Keeping it then saves a copy without wasting much."""
+    base = g.base
+    return (
+        type(base) is np.ndarray
+        and base.base is None
+        and _refcount(base) == 3  # g's reference, this local and the call's argument
+        and g.flags.writeable
+        and g.flags.c_contiguous
+        and 2 * g.size >= base.size
+    )
 
 
 def node_step(node, g, create_graph=False):

@@ -326,3 +326,35 @@ def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
         assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
         g[:] = 0
         np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
+
+
+class _ViewGrad(ad.Function):
+    """The identity; its backward returns a view: of a fresh array, of a held one, or a sliver."""
+
+    held = []
+
+    @staticmethod
+    def forward(ctx, x, kind):
+        ctx.kind = kind
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        n = g.shape[0]
+        if ctx.kind == "fresh":  # a padded gradient cut down: nothing else can reach its memory
+            return np.concatenate([g.numpy(), np.zeros(1)])[:n], None
+        if ctx.kind == "held":
+            buf = np.concatenate([g.numpy(), np.zeros(1)])
+            _ViewGrad.held.append(buf)
+            return buf[:n], None
+        return np.concatenate([g.numpy(), np.zeros(10 * n)])[:n], None  # a sliver of a big array
+
+
+@pytest.mark.parametrize("kind, kept", [("fresh", True), ("held", False), ("sliver", False)])
+def test_a_leaf_keeps_a_view_only_when_nothing_else_reaches_its_memory(kind, kept):
+    x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    _ViewGrad.apply(x, kind).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 1.0])
+    assert (x.grad.numpy().base is not None) == kept  # kept: no copy of the view was made
+    if kind == "held":
+        assert not np.shares_memory(x.grad.numpy(), _ViewGrad.held[-1])
