@@ -286,34 +286,38 @@ def test_a_backward_that_raises_leaves_no_gradient_behind():
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 6.0])
 
 
-class _Keeps(ad.Function):
-    """The identity; its backward returns a fresh array, or one it keeps a reference to."""
+class _GradOut(ad.Function):
+    """The identity, whose backward returns an array it made in one of several ways (``kind``):
+    fresh, fresh but also kept, or a view of a fresh, a kept or a much larger array."""
 
-    kept = []
-    made = []
+    kept = []  # arrays the backward keeps a reference to
+    made = []  # ids of the arrays it returned
 
     @staticmethod
-    def forward(ctx, x, keep):
-        ctx.keep = keep
+    def forward(ctx, x, kind):
+        ctx.kind = kind
         return x * 1.0
 
     @staticmethod
     def backward(ctx, g):
-        out = np.array(g.numpy(), copy=True)
-        _Keeps.made.append(id(out))
-        if ctx.keep:
-            _Keeps.kept.append(out)
+        g, n = g.numpy(), g.shape[0]
+        pad = 10 * n if ctx.kind == "sliver" else 1
+        out = np.array(g, copy=True) if ctx.kind in ("fresh", "kept") else np.concatenate([g, np.zeros(pad)])
+        if ctx.kind in ("kept", "view of kept"):
+            _GradOut.kept.append(out)
+        out = out if ctx.kind in ("fresh", "kept") else out[:n]
+        _GradOut.made.append(id(out))
         return out, None
 
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
     x = ad.Tensor([1.0, 2.0], requires_grad=True)
-    _Keeps.apply(x, keep).sum().backward()
+    _GradOut.apply(x, "kept" if keep else "fresh").sum().backward()
     if keep:  # the Function still holds its array: the leaf gets a copy
-        assert not np.shares_memory(x.grad.numpy(), _Keeps.kept[-1])
+        assert not np.shares_memory(x.grad.numpy(), _GradOut.kept[-1])
     else:  # nobody else holds it: handed over, not copied (both alive at a copy, so ids differ)
-        assert id(x.grad.numpy()) == _Keeps.made[-1]
+        assert id(x.grad.numpy()) == _GradOut.made[-1]
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
     # the caller's gradient array, and one array handed to two leaves, are copied too, by the
     # first-order pass and by the general one (anomaly mode)
@@ -328,33 +332,12 @@ def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
         np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
 
 
-class _ViewGrad(ad.Function):
-    """The identity; its backward returns a view: of a fresh array, of a held one, or a sliver."""
-
-    held = []
-
-    @staticmethod
-    def forward(ctx, x, kind):
-        ctx.kind = kind
-        return x * 1.0
-
-    @staticmethod
-    def backward(ctx, g):
-        n = g.shape[0]
-        if ctx.kind == "fresh":  # a padded gradient cut down: nothing else can reach its memory
-            return np.concatenate([g.numpy(), np.zeros(1)])[:n], None
-        if ctx.kind == "held":
-            buf = np.concatenate([g.numpy(), np.zeros(1)])
-            _ViewGrad.held.append(buf)
-            return buf[:n], None
-        return np.concatenate([g.numpy(), np.zeros(10 * n)])[:n], None  # a sliver of a big array
-
-
-@pytest.mark.parametrize("kind, kept", [("fresh", True), ("held", False), ("sliver", False)])
+@pytest.mark.parametrize("kind, kept", [("view", True), ("view of kept", False), ("sliver", False)])
 def test_a_leaf_keeps_a_view_only_when_nothing_else_reaches_its_memory(kind, kept):
+    # "view": a padded gradient cut down, whose memory nothing else can reach
     x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    _ViewGrad.apply(x, kind).sum().backward()
+    _GradOut.apply(x, kind).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 1.0])
-    assert (x.grad.numpy().base is not None) == kept  # kept: no copy of the view was made
-    if kind == "held":
-        assert not np.shares_memory(x.grad.numpy(), _ViewGrad.held[-1])
+    assert (id(x.grad.numpy()) == _GradOut.made[-1]) == kept  # kept: no copy of the view was made
+    if kind == "view of kept":
+        assert not np.shares_memory(x.grad.numpy(), _GradOut.kept[-1])
