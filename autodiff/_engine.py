@@ -24,7 +24,22 @@ from autodiff.scalar import Scalar
 __all__ = ["Op", "apply", "backward", "grad", "owned", "unbroadcast"]
 
 _new = object.__new__
-_refcount = sys.getrefcount
+# Whether a gradient array is the engine's alone is read from its reference count. What
+# sys.getrefcount reports for an object that only a local variable holds depends on the
+# interpreter (2 on CPython 3.11-3.13; borrowed references can make it less), so it is measured
+# here once; where there is no reference count (PyPy) every leaf gradient is copied.
+_refcount = getattr(sys, "getrefcount", None)
+
+
+def _alone_count():
+    x = object()
+    return _refcount(x)
+
+
+if _refcount is None:  # pragma: no cover - not CPython
+    _refcount, _ALONE = (lambda obj: 1 << 30), 0
+else:
+    _ALONE = _alone_count()
 
 
 class Op:
@@ -327,10 +342,10 @@ def _first_order(order, roots, seeds, retain_graph):
                 if node._grad is not None:
                     node._grad.data = node._grad.data + g
                     continue
-                # Keep the array only when it is ours alone: no reference but this local and the
-                # call's argument (another leaf's .grad, a saved input or the caller's array would
-                # be one more), and no view of memory anything else can reach.
-                if _refcount(g) > 2 or (g.base is not None and not _sole_view(g)):
+                # Keep the array only when it is ours alone: no reference but this local (another
+                # leaf's .grad, a saved input or the caller's array would be one more), and no
+                # view of memory anything else can reach.
+                if _refcount(g) > _ALONE or (g.base is not None and not _sole_view(g)):
                     g = np.array(g)
                 node._grad = Tensor._wrap(g, "numpy")
                 continue
@@ -371,7 +386,7 @@ def _sole_view(g):
     return (
         type(base) is np.ndarray
         and base.base is None
-        and _refcount(base) == 3  # g's reference, this local and the call's argument
+        and _refcount(base) == _ALONE + 1  # this local and g's reference
         and g.flags.writeable
         and g.flags.c_contiguous
         and 2 * g.size >= base.size
