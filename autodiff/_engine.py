@@ -339,15 +339,19 @@ def _first_order(order, roots, seeds, retain_graph):
             node._pending = None
             op = node._op
             if op is None:  # a leaf: _accumulate_leaf, inlined
-                if node._grad is not None:
-                    node._grad.data = node._grad.data + g
+                prev = node._grad
+                if prev is not None:
+                    if prev.__class__ is np.ndarray:  # (a bare array: see Tensor._grad)
+                        node._grad = prev + g
+                    else:
+                        prev.data = prev.data + g
                     continue
                 # Keep the array only when it is ours alone: no reference but this local (another
                 # leaf's .grad, a saved input or the caller's array would be one more), and no
                 # view of memory anything else can reach.
                 if _refcount(g) > _ALONE or (g.base is not None and not _sole_view(g)):
                     g = np.array(g)
-                node._grad = Tensor._wrap(g, "numpy")
+                node._grad = g  # bare: the grad property wraps it when asked (an optimizer need not)
                 continue
             if op.vjp is not None:
                 for p, pg in node_step(node, g):
@@ -429,6 +433,8 @@ def node_step(node, g, create_graph=False):
 
 
 def _accumulate_leaf(leaf, g, create_graph, handed):
+    if leaf._grad.__class__ is np.ndarray:  # left bare by a first-order pass: wrap it first
+        leaf._grad = Tensor._wrap(leaf._grad, leaf._backend)
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
         return

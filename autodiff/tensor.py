@@ -73,6 +73,8 @@ class Tensor:
 
     # _parents: the op's arguments as given; _edges: (position, input) of those that require grad;
     # _raw: the arguments' arrays, as the first-order rules receive them; _params: keyword params.
+    # _grad: None, a Tensor, or (after a first-order backward on the NumPy back end) the bare
+    # array, which the grad property wraps when first asked for; an optimizer reads it as it is.
     # Backward's scratch space on the node itself (cheaper than dicts keyed by id): _seen, the
     # token of the last toposort that reached it; _pending, its gradient while a first-order pass
     # runs (None otherwise). So one graph must not be walked by two threads at once.
@@ -150,7 +152,10 @@ class Tensor:
 
     @property
     def grad(self):
-        return self._grad
+        g = self._grad
+        if g.__class__ is np.ndarray:  # left bare by backward: wrapped when first asked for
+            g = self._grad = Tensor._wrap(g, self._backend)
+        return g
 
     @grad.setter
     def grad(self, value):

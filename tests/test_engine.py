@@ -341,3 +341,26 @@ def test_a_leaf_keeps_a_view_only_when_nothing_else_reaches_its_memory(kind, kep
     assert (id(x.grad.numpy()) == _GradOut.made[-1]) == kept  # kept: no copy of the view was made
     if kind == "view of kept":
         assert not np.shares_memory(x.grad.numpy(), _GradOut.kept[-1])
+
+
+def test_leaf_gradients_accumulate_however_they_are_read_between_passes():
+    # A first-order pass leaves a leaf's gradient bare (wrapped when .grad is first read); every
+    # mix of passes and reads must still add up and keep one .grad Tensor once it exists.
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3.0).sum().backward()
+    (x * 4.0).sum().backward()  # bare + bare
+    first = x.grad
+    assert isinstance(first, ad.Tensor) and x.grad is first
+    np.testing.assert_array_equal(first.numpy(), [7.0, 7.0])
+    (x * 5.0).sum().backward()  # into the existing Tensor
+    assert x.grad is first
+    np.testing.assert_array_equal(first.numpy(), [12.0, 12.0])
+    y = ad.Tensor([1.0, 2.0], requires_grad=True)
+    (y * 2.0).sum().backward()  # bare, then the general pass (anomaly mode) adds to it
+    with ad.detect_anomaly():
+        (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [5.0, 5.0])
+    w = ad.Tensor([1.0, 1.0], requires_grad=True)  # an optimizer steps on a bare gradient
+    (w * ad.Tensor([2.0, -4.0])).sum().backward()
+    ad.nn.optim.SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.numpy(), [0.0, 3.0])

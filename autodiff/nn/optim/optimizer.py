@@ -97,8 +97,8 @@ class Optimizer:
                 st = state.get(id(p))
                 if st is None:
                     st = state[id(p)] = {}
-                if p._backend == "numpy":
-                    update(p.data, g.data, st, group)
+                if p._backend == "numpy":  # (a gradient backward left bare is read as it is)
+                    update(p.data, g if g.__class__ is np.ndarray else g.data, st, group)
                 else:  # scalar back end: compute on floats, write back
                     w = p.numpy()
                     update(w, g.numpy(), st, group)
