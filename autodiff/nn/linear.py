@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from autodiff._engine import apply as _apply
 from autodiff.nn import init as _init
 from autodiff.nn.module import Module
-from autodiff.ops.linalg import linear as _linear
+from autodiff.ops.linalg import _linear, matmul as _matmul
 from autodiff.tensor import Tensor
 
 __all__ = ["Linear", "Identity", "Flatten"]
@@ -42,7 +43,9 @@ class Linear(Module):
 
     def forward(self, x):
         try:
-            return _linear(x, self.weight, self.bias)  # one node with a bias (matmul + add fused)
+            if self.bias is None:
+                return _matmul(x, self.weight)
+            return _apply(_linear, (x, self.weight, self.bias), {})  # ad.linear: one node, matmul + bias
         except ValueError:  # checked on failure only: this runs once per layer per step
             if tuple(np.shape(x))[-1:] != (self.in_features,):
                 raise ValueError(
