@@ -112,6 +112,21 @@ def test_kept_reduce_matches_numpy_on_both_sides_of_its_fast_path(shape, view):
         np.testing.assert_allclose(got, np.add.reduce(x, axis=axis, keepdims=True), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("shape", [(40, 5), (40, 17), (31, 5)])
+def test_row_reductions_on_both_sides_of_the_short_row_path(name, shape):
+    # 40 x 5 takes kept_reduce's transposed path, the others NumPy's; same values, same gradients.
+    x = np.random.default_rng(3).standard_normal(shape)
+    for axis in (1, -1):
+        for keepdims in (False, True):
+            got = getattr(ad, name)(ad.Tensor(x), axis=axis, keepdims=keepdims).numpy()
+            want = getattr(np, name)(x, axis=axis, keepdims=keepdims)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    t = ad.Tensor(x, requires_grad=True)
+    assert ad.gradcheck(lambda a: getattr(ad, name)(a, axis=1) ** 2, (t,))
+
+
 @pytest.mark.parametrize("fn", [
     lambda x: ad.log_softmax(x, axis=-1),
     lambda x: ad.softmax(x, axis=1),
