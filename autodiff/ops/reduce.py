@@ -113,7 +113,8 @@ _max_reduce, _add_reduce = np.maximum.reduce, np.add.reduce  # without ndarray.m
 
 
 def kept_reduce(ufunc, x, axis):
-    """``ufunc.reduce(x, axis, keepdims=True)`` for softmax-like ops, fast on short rows.
+    """``ufunc.reduce(x, axis, keepdims=True)``, fast on many short rows (softmax's row max and
+    sum; sum, mean, max and min go the same way through ``_reduce``).
 
     NumPy reduces a short last axis one row at a time: the row maxima of 64 x 10 float32 logits
     take 3.5 µs, of 1024 x 10 43 µs. Reducing a transposed copy along its first axis runs across
