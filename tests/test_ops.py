@@ -140,3 +140,12 @@ def test_softmax_family_gradients_on_many_short_rows(fn):
     x = ad.Tensor(np.random.default_rng(2).standard_normal((40, 5)) * 3, requires_grad=True)
     assert ad.gradcheck(fn, (x,))
     assert ad.gradgradcheck(fn, (x,))
+
+
+def test_broadcast_to_of_one_value_is_a_read_only_view_and_keeps_numpys_rules():
+    for shape_in in [(), (1,), (1, 1)]:
+        t = ad.Tensor(np.full(shape_in, 2.5)).broadcast_to((3, 4))
+        np.testing.assert_array_equal(t.numpy(), np.full((3, 4), 2.5))
+        assert not t.numpy().flags.writeable
+    with pytest.raises(ValueError, match="broadcast_to"):  # more axes than the target: NumPy refuses
+        ad.Tensor(np.ones((1, 1, 1))).broadcast_to((3,))

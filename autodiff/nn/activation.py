@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from autodiff import ops as _ops
 from autodiff.nn.module import Module
-from autodiff.tensor import Tensor
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax"]
 
@@ -13,7 +12,7 @@ class ReLU(Module):
     """max(x, 0)."""
 
     def forward(self, x):
-        return x.relu() if isinstance(x, Tensor) else _ops.relu(x)
+        return _ops.relu(x)
 
 
 class Sigmoid(Module):

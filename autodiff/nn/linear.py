@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff._engine import apply as _apply
 from autodiff.nn import init as _init
 from autodiff.nn.module import Module
-from autodiff.ops.linalg import _linear, matmul as _matmul
+from autodiff.ops.linalg import linear as _linear
 from autodiff.tensor import Tensor
 
 __all__ = ["Linear", "Identity", "Flatten"]
@@ -43,9 +42,7 @@ class Linear(Module):
 
     def forward(self, x):
         try:
-            if self.bias is None:
-                return _matmul(x, self.weight)
-            return _apply(_linear, (x, self.weight, self.bias), {})  # ad.linear: one node, matmul + bias
+            return _linear(x, self.weight, self.bias)  # with a bias one node: matmul + bias add
         except ValueError:  # checked on failure only: this runs once per layer per step
             if tuple(np.shape(x))[-1:] != (self.in_features,):
                 raise ValueError(

@@ -72,7 +72,7 @@ _add_reduce, _max_reduce = np.add.reduce, np.maximum.reduce  # (np.sum's Python 
 
 def _ce_core(z, target, reduction):
     # z: logits with each row's maximum subtracted (so exp never overflows)
-    lse = np.log(kept_reduce(np.add, np.exp(z), 1)[:, 0])
+    lse = np.log(kept_reduce(np.add, np.exp(z), 1, keepdims=False))
     if target.dtype.kind == "f":  # -sum_c t_c log softmax_c = lse·sum(t) - <t, z>
         loss = lse * _add_reduce(target, axis=1) - _add_reduce(target * z, axis=1)
     else:

@@ -14,12 +14,9 @@ __all__ = ["softmax", "log_softmax"]
 
 # Shifted by the plain max: where the max is not finite the row is nan either way (as in PyTorch),
 # so softmax needs none of logsumexp's care for all -inf rows.
-_max, _add = np.maximum, np.add
-
-
 def _softmax_forward(x, axis):
-    e = np.exp(x - kept_reduce(_max, x, axis))
-    e /= kept_reduce(_add, e, axis)  # e is ours: normalise in place
+    e = np.exp(x - kept_reduce(np.maximum, x, axis))
+    e /= kept_reduce(np.add, e, axis)  # e is ours: normalise in place
     return e
 
 
@@ -29,8 +26,8 @@ def _softmax_scalar(x, axis):
 
 
 def _log_softmax_forward(x, axis):
-    z = x - kept_reduce(_max, x, axis)
-    s = kept_reduce(_add, np.exp(z), axis)
+    z = x - kept_reduce(np.maximum, x, axis)
+    s = kept_reduce(np.add, np.exp(z), axis)
     z -= np.log(s, out=s)  # z and s are ours: finish in place
     return z
 
@@ -49,7 +46,7 @@ _softmax = Op(  # J^T g = s * (g - <g, s>)
 def _log_softmax_rule(g, out, a, axis):  # J^T g = g - softmax * sum(g)
     if type(g) is np.ndarray:  # first order: the same formula with one array, ours, in place
         s = np.exp(out)
-        s *= kept_reduce(_add, g, axis)
+        s *= kept_reduce(np.add, g, axis)
         return np.subtract(g, s, out=s)
     return g - exp(out) * g.sum(axis=axis, keepdims=True)
 

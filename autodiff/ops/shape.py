@@ -29,6 +29,10 @@ _transpose = Op(
 def _broadcast_forward(x, shape):
     if x.shape == shape:
         return x
+    if x.size == 1 and x.ndim <= len(shape) and x.dtype.kind != "O":  # one value everywhere (a full reduction's gradient)
+        out = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))  # (one element: contiguous)
+        out.setflags(write=False)
+        return out
     if x.ndim == len(shape) and x.dtype != object and x.flags.c_contiguous:
         # A read-only view with zero strides, ten times cheaper than np.broadcast_to.
         strides = tuple(0 if n == 1 and s != 1 else st for n, s, st in zip(x.shape, shape, x.strides))
@@ -198,10 +202,6 @@ def _getitem_forward(x, index):
 getitem = Op(
     "getitem",
     _getitem_forward,
-    (
-        lambda g, out, a, index: (  # (on arrays the scatter itself, without the Op's dispatch)
-            _index_add_forward(g, index, a.shape) if type(g) is np.ndarray else index_add(g, index=index, shape=a.shape)
-        ),
-    ),
+    (lambda g, out, a, index: index_add(g, index=index, shape=a.shape),),
     scalar=owned(_getitem_forward),
 )
