@@ -49,12 +49,6 @@ def _spread(g, shape, axis, keepdims):
     return _broadcast_to(_keep(g, shape, axis, keepdims), shape=shape)
 
 
-def _obj_scalar(value):
-    a = np.empty((), dtype=object)
-    a[()] = Scalar(value)
-    return a
-
-
 def _sum_scalar(x, axis, keepdims):
     if x.size == 0:
         return np.frompyfunc(lambda _: Scalar(0.0), 1, 1)(np.sum(np.zeros(x.shape), axis=axis, keepdims=keepdims))
