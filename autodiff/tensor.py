@@ -157,6 +157,12 @@ class Tensor:
             g = self._grad = Tensor._wrap(g, self._backend)
         return g
 
+    def _grad_array(self):
+        """The gradient's values as an ndarray (None without one), without wrapping a gradient
+        backward left bare: what an optimizer reads."""
+        g = self._grad
+        return g if g is None or g.__class__ is np.ndarray else g.numpy()
+
     @grad.setter
     def grad(self, value):
         if value is None and self._backend == "numpy":  # zero_grad's case, kept short

@@ -91,17 +91,17 @@ class Optimizer:
         state, update = self.state, self._update
         for group in self.param_groups:
             for p in group["params"]:
-                g = p._grad
+                g = p._grad_array()
                 if g is None:
                     continue
                 st = state.get(id(p))
                 if st is None:
                     st = state[id(p)] = {}
-                if p._backend == "numpy":  # (a gradient backward left bare is read as it is)
-                    update(p.data, g if g.__class__ is np.ndarray else g.data, st, group)
+                if p._backend == "numpy":
+                    update(p.data, g, st, group)
                 else:  # scalar back end: compute on floats, write back
                     w = p.numpy()
-                    update(w, g.numpy(), st, group)
+                    update(w, g, st, group)
                     _assign(p, w)
         return loss
 
