@@ -324,10 +324,11 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
 
 
 def _first_order(order, roots, seeds, retain_graph):
-    """The common backward: first order, into the leaves' ``.grad``, no anomaly checks. The same
-    steps as ``node_step`` and ``_accumulate_leaf``, inlined, with each node's pending gradient
-    kept in its ``_pending`` slot instead of a dict: this loop is most of an engine's overhead on
-    a small model."""
+    """The common backward: first order, into the leaves' ``.grad``, no anomaly checks. The steps
+    of ``node_step`` inlined, each node's pending gradient kept in its ``_pending`` slot instead
+    of a dict: this loop is most of an engine's overhead on a small model. Leaves keep an array
+    by its reference count, which counts every holder; the general pass (``_accumulate_leaf``)
+    cannot count its caller's references and tracks the arrays it has handed out instead."""
     for r, s in zip(roots, seeds):
         r._pending = s if r._pending is None else r._pending + s
     token = _grad_enabled.set(False)
