@@ -11,7 +11,7 @@ import numpy as np
 
 from autodiff._engine import Op, owned
 from autodiff.ops.elementwise import exp
-from autodiff.ops.shape import _broadcast_forward, _broadcast_to, _reshape
+from autodiff.ops.shape import _broadcast_to, _reshape, one_value
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
 
@@ -44,8 +44,8 @@ def _keep(g, shape, axis, keepdims):
 
 
 def _spread(g, shape, axis, keepdims):
-    if isinstance(g, (np.ndarray, np.generic)) and g.size == 1:  # a full reduction's gradient:
-        return _broadcast_forward(np.asarray(g), shape)  # a zero-stride view, without the Ops' dispatch
+    if isinstance(g, (np.ndarray, np.generic)) and g.size == 1 and g.dtype.kind != "O":
+        return one_value(np.asarray(g), shape)  # a full reduction's gradient, without the Ops' dispatch
     return _broadcast_to(_keep(g, shape, axis, keepdims), shape=shape)
 
 

@@ -26,13 +26,19 @@ _transpose = Op(
     (lambda g, out, a, axes: _transpose(g, axes=tuple(np.argsort(axes).tolist())),),
     scalar=owned(lambda x, axes: x.transpose(axes)),
 )
+def one_value(x, shape):
+    """A read-only view of the one element of ``x`` (an ndarray) at every place of ``shape``:
+    zero strides, no copy (a full reduction's gradient, broadcast_to of one value)."""
+    out = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))  # (one element: contiguous)
+    out.setflags(write=False)
+    return out
+
+
 def _broadcast_forward(x, shape):
     if x.shape == shape:
         return x
-    if x.size == 1 and x.ndim <= len(shape) and x.dtype.kind != "O":  # one value everywhere (a full reduction's gradient)
-        out = np.ndarray(shape, x.dtype, x, 0, (0,) * len(shape))  # (one element: contiguous)
-        out.setflags(write=False)
-        return out
+    if x.size == 1 and x.ndim <= len(shape) and x.dtype.kind != "O":
+        return one_value(x, shape)
     if x.ndim == len(shape) and x.dtype != object and x.flags.c_contiguous:
         # A read-only view with zero strides, ten times cheaper than np.broadcast_to.
         strides = tuple(0 if n == 1 and s != 1 else st for n, s, st in zip(x.shape, shape, x.strides))
