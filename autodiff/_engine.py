@@ -2,9 +2,11 @@
 
 An ``Op`` pairs a forward on arrays with derivative rules. ``vjps`` holds one rule per input,
 ``rule(grad, out, *inputs, **params)``; an op whose inputs share work gives a joint ``vjp``
-returning one gradient per input instead. The backward pass calls the rules with ndarrays (first
-order, fast) or with Tensors (``create_graph=True``, so the derivative is recorded in turn). Only
-this module sums broadcast gradients back to an input's shape, accumulates, and frees graphs.
+returning one gradient per input instead. An op made with ``saves=True`` keeps arrays its
+forward computed anyway for its first-order rules (``saved=``), as PyTorch's saved tensors. The
+backward pass calls the rules with ndarrays (first order, fast) or with Tensors
+(``create_graph=True``, so the derivative is recorded in turn). Only this module sums broadcast
+gradients back to an input's shape, accumulates, and frees graphs.
 
 On the scalar back end a Tensor holds an object array of ``Scalar`` nodes; the forward runs the
 same array code on it (or the op's ``scalar`` version), so the recorded graph is the graph of
@@ -50,18 +52,29 @@ class Op:
     ``scalar(*object_arrays, **params)`` replaces forward on the scalar back end when NumPy's
     object-array code cannot run the forward on Scalars. A rule of ``None`` marks an input as not
     differentiable.
+
+    ``saves=True``: ``forward`` returns ``(result, saved)``, intermediate arrays the rules would
+    otherwise compute again (a softmax, say). When the call is recorded, the rules get them as
+    the keyword ``saved``, and must not modify them (``retain_graph`` runs a rule twice). A rule
+    gets ``saved=None`` when the forward's arrays are not to be used and computes from its inputs:
+    under ``create_graph`` (its inputs are Tensors and what it computes is recorded) and for a
+    call that was not recorded.
     """
 
-    __slots__ = ("name", "forward", "vjps", "vjp", "scalar")
+    __slots__ = ("name", "forward", "vjps", "vjp", "scalar", "saves")
 
-    def __init__(self, name, forward, vjps=(), *, vjp=None, scalar=None):
+    def __init__(self, name, forward, vjps=(), *, vjp=None, scalar=None, saves=False):
+        if saves and scalar is None:
+            raise ValueError(f"Op {name}: saves=True needs a scalar forward that returns the result alone")
         self.name, self.forward, self.vjps, self.vjp, self.scalar = name, forward, vjps, vjp, scalar
+        self.saves = saves
 
     def __call__(self, *args, **params):
         for a in args:
             if isinstance(a, Tensor):
                 return apply(self, args, params)
-        return self.forward(*args, **params)
+        out = self.forward(*args, **params)
+        return out[0] if self.saves else out
 
     def __repr__(self):
         return f"Op({self.name})"
@@ -108,6 +121,10 @@ def apply(op: Op, args: tuple, params: dict):
     try:
         if backend == "numpy":
             out = op.forward(*raw, **params) if params else op.forward(*raw)
+            if op.saves:
+                out, saved = out
+                if rg:  # the rules' keyword; nothing is kept for a call that is not recorded
+                    params = {**params, "saved": saved}
         else:
             fwd = op.scalar or op.forward
             if rg:
@@ -405,6 +422,8 @@ def node_step(node, g, create_graph=False):
     op, params = node._op, node._params
     if create_graph:
         out, args = node, node._parents
+        if op.saves:  # arrays are constants to a recorded rule: it computes from the Tensors
+            params = {**params, "saved": None}
     else:
         out, args = node.data, node._raw
     pgs = None

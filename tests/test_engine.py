@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+from autodiff._engine import Op
 
 BOTH = pytest.mark.parametrize("backend", ad.BACKENDS)
 
@@ -364,3 +365,40 @@ def test_leaf_gradients_accumulate_however_they_are_read_between_passes():
     (w * ad.Tensor([2.0, -4.0])).sum().backward()
     ad.nn.optim.SGD([w], lr=0.5).step()
     np.testing.assert_array_equal(w.numpy(), [0.0, 3.0])
+
+
+def _square_saving(calls):
+    """x², an Op whose forward saves 2x for its rule; ``calls`` records what each rule call got."""
+
+    def forward(x):
+        return x * x, 2.0 * x
+
+    def rule(g, out, x, saved=None):
+        calls.append(saved)
+        return g * (2.0 * x if saved is None else saved)
+
+    return Op("square_saving", forward, (rule,), scalar=lambda x: x * x, saves=True)
+
+
+def test_saved_arrays_reach_the_rule_only_when_the_call_is_recorded():
+    calls = []
+    op = _square_saving(calls)
+    x = ad.Tensor([1.0, -3.0], requires_grad=True)
+    np.testing.assert_array_equal(op(np.array([1.0, -3.0])), [1.0, 9.0])  # arrays in: the result alone
+    with ad.no_grad():
+        y = op(x)
+    assert not y.requires_grad and y._params is None  # nothing kept for a call that is not recorded
+    y = op(x).sum()
+    y.backward(retain_graph=True)
+    y.backward()  # the rule must leave its saved arrays as they were for a second pass
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, -12.0])
+    assert len(calls) == 2 and all(np.array_equal(c, [2.0, -6.0]) for c in calls)
+    (g,) = ad.grad(op(x).sum(), x, create_graph=True)  # Tensors in: the rule records, saved or not
+    (gg,) = ad.grad(g.sum(), x)
+    np.testing.assert_array_equal(gg.numpy(), [2.0, 2.0])
+    assert ad.gradcheck(op, (ad.Tensor([0.5, -2.0], requires_grad=True),))
+
+
+def test_saves_needs_a_scalar_forward_that_returns_the_result_alone():
+    with pytest.raises(ValueError, match="saves=True needs a scalar forward"):
+        Op("bad", lambda x: (x, x), (lambda g, out, x, saved=None: g,), saves=True)

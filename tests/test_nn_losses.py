@@ -198,3 +198,25 @@ def test_cross_entropy_property(logits, seed):
     logp = _np_log_softmax(logits)
     np.testing.assert_allclose(loss.item(), -logp[np.arange(n), labels].sum(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(x.grad.numpy(), np.exp(logp) - np.eye(k)[labels], atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ["indices", "probs"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_gradient_from_saved_arrays_survives_a_second_pass(target, reduction):
+    # The rule starts from the forward's exp and row sums: a second pass (retain_graph) must get
+    # the same gradient, so the rule may not have written into them; and a call of the rule
+    # without them (saved=None) computes the same.
+    from autodiff.nn.losses import _ce_rule
+
+    t = LABELS if target == "indices" else PROBS * 1.5
+    x = ad.Tensor(LOGITS, requires_grad=True)
+    loss = nn.cross_entropy(x, t, reduction=reduction)
+    w = np.arange(1.0, 1.0 + loss.numpy().size).reshape(loss.shape)
+    loss.backward(gradient=w, retain_graph=True)
+    first = x.grad.numpy().copy()
+    loss.backward(gradient=w)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-12)
+    tt = np.asarray(t) if target == "probs" else np.asarray(t, dtype=np.intp)
+    alone = _ce_rule(w, loss.numpy(), LOGITS, tt, reduction)  # saved=None: computed afresh
+    np.testing.assert_allclose(alone, first, rtol=1e-12)
+    assert ad.gradcheck(lambda z: nn.cross_entropy(z, t, reduction=reduction) * ad.Tensor(w), (ad.Tensor(LOGITS, requires_grad=True),))

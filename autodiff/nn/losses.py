@@ -70,44 +70,54 @@ def one_hot(y, num_classes=None, dtype=np.float64):
 _add_reduce, _max_reduce = np.add.reduce, np.maximum.reduce  # (np.sum's Python wrapper costs a µs)
 
 
-def _ce_core(z, target, reduction):
-    # z: logits with each row's maximum subtracted (so exp never overflows)
-    lse = np.log(kept_reduce(np.add, np.exp(z), 1, keepdims=False))
+def _ce_parts(z, target, reduction):
+    """The loss of logits ``z`` whose rows' maxima are subtracted (so exp never overflows), and
+    what the rule reuses: exp(z), its row sums (N, 1), and for an index target the flat
+    positions of the targets' logits."""
+    e = np.exp(z)
+    s = kept_reduce(np.add, e, 1)
+    lse = np.log(s).reshape(-1)
+    flat = None
     if target.dtype.kind == "f":  # -sum_c t_c log softmax_c = lse·sum(t) - <t, z>
         loss = lse * _add_reduce(target, axis=1) - _add_reduce(target * z, axis=1)
-    else:
-        loss = lse - z[np.arange(len(target)), target]
+    else:  # (a flat gather: a tenth of the time of z[arange(n), target])
+        n, k = z.shape
+        flat = np.arange(n) * k
+        flat += target
+        loss = lse - z.reshape(-1)[flat]
     if reduction == "mean":
-        return _add_reduce(loss, axis=None) / len(loss)
-    return _add_reduce(loss, axis=None) if reduction == "sum" else loss
+        loss = _add_reduce(loss, axis=None) / len(loss)
+    elif reduction == "sum":
+        loss = _add_reduce(loss, axis=None)
+    return loss, (e, s, flat)
 
 
 def _ce_forward(x, target, reduction):
-    return _ce_core(x - kept_reduce(np.maximum, x, 1), target, reduction)
+    return _ce_parts(x - kept_reduce(np.maximum, x, 1), target, reduction)
 
 
 def _ce_scalar(x, target, reduction):
     # The same formula on Scalars; the row maximum is a constant shift (no gradient).
-    return _ce_core(x - x.astype(np.float64).max(axis=1, keepdims=True), target, reduction)
+    return _ce_parts(x - x.astype(np.float64).max(axis=1, keepdims=True), target, reduction)[0]
 
 
-def _ce_rule(g, out, x, target, reduction):
+def _ce_rule(g, out, x, target, reduction, saved=None):
     # d loss_i / d x_i = softmax(x_i)·sum(t_i) - t_i  (t_i the one-hot row for an index target)
     n = x.shape[0]
-    if isinstance(x, np.ndarray):  # first order: all in place on one fresh array
-        s = x - kept_reduce(np.maximum, x, 1)
-        np.exp(s, out=s)
-        s /= kept_reduce(np.add, s, 1)
-        if target.dtype.kind == "f":
-            s *= _add_reduce(target, axis=1, keepdims=True)
-            s -= target
+    if isinstance(x, np.ndarray):  # first order: from the forward's exp(z) and row sums
+        e, s, flat = _ce_forward(x, target, reduction)[1] if saved is None else saved
+        p = e / s  # a new array: the saved ones stay as they are for another pass
+        if flat is None:
+            p *= _add_reduce(target, axis=1, keepdims=True)
+            p -= target
         else:
-            s[np.arange(n), target] -= 1
+            p.reshape(-1)[flat] -= 1
         if reduction == "none":
-            s *= g.reshape(n, 1)
-        else:
-            s *= g / n if reduction == "mean" else g
-        return s
+            p *= g.reshape(n, 1)
+        else:  # (a Python number scales faster than a 0-d array)
+            scale = float(g) if g.ndim == 0 else g
+            p *= scale / n if reduction == "mean" else scale
+        return p
     # create_graph: recorded, so it can be differentiated again
     s = softmax(x, axis=-1)
     if target.dtype.kind == "f":
@@ -119,7 +129,7 @@ def _ce_rule(g, out, x, target, reduction):
     return s * (g / n) if reduction == "mean" else s * g
 
 
-_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar)
+_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar, saves=True)
 
 
 def _class_target(target, shape, where):
