@@ -75,12 +75,17 @@ matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b), scalar=_matmul_scalar
 
 
 def _linear_forward(x, w, b):
-    if type(b) is not np.ndarray:  # a list or number given as the bias
+    if type(w) is not np.ndarray:  # lists or numbers given
+        w = np.asarray(w)
+    if type(b) is not np.ndarray:
         b = np.asarray(b, dtype=np.result_type(w, 0.0))
-    if np.ndim(w) != 2 or np.shape(b) != np.shape(w)[1:]:
-        raise ValueError(f"linear: weight must be (in, out) and bias (out,), got shapes {np.shape(w)} and {np.shape(b)}")
-    out = _matmul_forward(x, w)
-    if b.dtype == out.dtype:
+    if w.ndim != 2 or b.shape != w.shape[1:]:
+        raise ValueError(f"linear: weight must be (in, out) and bias (out,), got shapes {w.shape} and {b.shape}")
+    try:
+        out = np.matmul(x, w)
+    except ValueError:
+        out = _matmul_forward(x, w)  # raises, naming matmul and the shapes
+    if b.dtype is out.dtype or b.dtype == out.dtype:
         out += b  # the product is ours: add the bias in place
         return out
     return out + b  # NumPy's type promotion, as x @ W + b
