@@ -134,16 +134,17 @@ _cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar
 
 def _class_target(target, shape, where):
     n, k = shape
-    t = _values(target)
-    if t.dtype.kind == "f" and t.shape == (n,):  # e.g. ad.Tensor([0, 2, 1]), floats by API rule
+    t = target if type(target) is np.ndarray else _values(target)
+    kind = t.dtype.kind
+    if kind == "f" and t.shape == (n,):  # e.g. ad.Tensor([0, 2, 1]), floats by API rule
         if not np.all(t == np.round(t)):
             raise ValueError(f"{where}: a 1-D target holds class indices, got non-integer values")
-        t = t.astype(np.intp)
-    if t.dtype.kind == "f":
+        t, kind = t.astype(np.intp), "i"
+    if kind == "f":
         if t.shape != (n, k):
             raise ValueError(f"{where}: probability targets must have the logits' shape {shape}, got {t.shape}")
         return t
-    if t.dtype.kind not in "iu":
+    if kind not in "iu":
         raise TypeError(f"{where}: target must hold class indices (integers) or probabilities, got dtype {t.dtype}")
     if t.shape != (n,):
         raise ValueError(f"{where}: logits {shape} need one class index per row, shape ({n},); got {t.shape}")
