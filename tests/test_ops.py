@@ -98,18 +98,34 @@ def test_float32_is_kept_through_forward_and_backward(case, data):
 
 @pytest.mark.parametrize("shape", [(31, 5), (32, 5), (64, 16), (64, 17), (100, 1), (40, 3, 2)])
 @pytest.mark.parametrize("view", [False, True])
-def test_kept_reduce_matches_numpy_on_both_sides_of_its_fast_path(shape, view):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+def test_kept_reduce_matches_numpy_on_both_sides_of_its_fast_path(shape, view, dtype):
+    # (float32/float64 sums of short rows are a product with ones; other dtypes and maxima
+    # reduce a transposed copy; the rest is NumPy's own reduction)
     from autodiff.ops.reduce import kept_reduce
 
     rng = np.random.default_rng(1)
-    x = rng.standard_normal(shape).astype(np.float32)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
     if view:  # a non-contiguous view: every second row of a taller array
         x = np.repeat(x, 2, axis=0)[::2]
+    tol = 1e-2 if dtype == np.float16 else 1e-6
     for axis in {-1, x.ndim - 1, 0}:
         np.testing.assert_array_equal(kept_reduce(np.maximum, x, axis), np.maximum.reduce(x, axis=axis, keepdims=True))
-        got = kept_reduce(np.add, x, axis)
-        assert got.shape == np.add.reduce(x, axis=axis, keepdims=True).shape
-        np.testing.assert_allclose(got, np.add.reduce(x, axis=axis, keepdims=True), rtol=1e-6, atol=1e-6)
+        for keepdims in (True, False):
+            want = np.add.reduce(x, axis=axis, keepdims=keepdims)
+            got = kept_reduce(np.add, x, axis, keepdims)
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kept_reduce_sums_carry_nan_and_inf_as_numpy_does(dtype):
+    from autodiff.ops.reduce import kept_reduce
+
+    x = np.ones((40, 5), dtype=dtype)
+    x[3, 1], x[7, 0], x[9, 2], x[9, 4] = np.nan, np.inf, np.inf, -np.inf
+    with np.errstate(invalid="ignore"):  # inf - inf warns either way
+        np.testing.assert_array_equal(kept_reduce(np.add, x, 1), np.add.reduce(x, axis=1, keepdims=True))
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
