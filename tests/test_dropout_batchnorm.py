@@ -126,6 +126,24 @@ def test_batch_norm_backends_agree(case):
 
 
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 2)])
+def test_batch_norm_rule_from_the_forward_1_over_sigma_survives_a_second_pass(shape):
+    # The rule reuses the forward's 1/σ; a second pass (retain_graph) gets the same gradient,
+    # and the rule without it (saved=None) computes the same.
+    from autodiff.ops.regularize import _normalize_rule
+
+    x = ad.Tensor(np.random.default_rng(2).standard_normal(shape) * 3 + 1, requires_grad=True)
+    y = ad.batch_norm(x, None, None, training=True)
+    g = np.random.default_rng(3).standard_normal(shape)
+    y.backward(g, retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward(g)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-12)
+    axes = (0,) + tuple(range(2, len(shape)))
+    alone = _normalize_rule(g, y.numpy(), x.numpy(), axes, 1e-5)
+    np.testing.assert_allclose(alone, first, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 2)])
 def test_batch_norm_forward_and_running_statistics(shape):
     rng = np.random.default_rng(0)
     c = shape[1]

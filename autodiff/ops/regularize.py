@@ -58,21 +58,27 @@ def _count(shape, axes):
 
 
 def _normalize_forward(x, axes, eps):
-    # Plain array arithmetic (no np.var), so the same code builds the Scalar graph on object arrays.
+    """x̂ and 1/σ (kept for the rule). Plain array arithmetic (no np.var), so the same code builds
+    the Scalar graph on object arrays."""
     n = _count(x.shape, axes)
     d = x - x.sum(axis=axes, keepdims=True) / n
-    return d * ((d * d).sum(axis=axes, keepdims=True) / n + eps) ** -0.5
+    inv_std = ((d * d).sum(axis=axes, keepdims=True) / n + eps) ** -0.5
+    return d * inv_std, inv_std
 
 
-def _normalize_rule(grad, out, x, axes, eps):
+def _normalize_rule(grad, out, x, axes, eps, saved=None):
     # x̂ = (x - μ)/σ with batch statistics: dx = (g - mean(g) - x̂ mean(g x̂)) / σ, σ = sqrt(var + eps).
-    # Fused for speed; written with operators, so it records itself under create_graph.
+    # Fused for speed; written with operators, so it records itself under create_graph (where
+    # the forward's 1/σ, a constant, is not given).
     n = _count(x.shape, axes)
-    inv_std = (x.var(axis=axes, keepdims=True) + eps) ** -0.5
+    inv_std = (x.var(axis=axes, keepdims=True) + eps) ** -0.5 if saved is None else saved
     return inv_std * (grad - grad.sum(axis=axes, keepdims=True) / n - out * (grad * out).sum(axis=axes, keepdims=True) / n)
 
 
-_normalize = Op("batch_norm", _normalize_forward, (_normalize_rule,))
+_normalize = Op(
+    "batch_norm", _normalize_forward, (_normalize_rule,), scalar=lambda x, axes, eps: _normalize_forward(x, axes, eps)[0],
+    saves=True,
+)
 
 
 def _check_buffer(buf, name, c, xs):
