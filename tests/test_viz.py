@@ -65,6 +65,14 @@ def test_tensor_graph_one_node_per_tensor_with_shapes_and_params():
     assert 'label=0' in src and 'label=1' in src  # operand order of a non-commutative op
 
 
+def test_an_op_node_shows_its_params_but_not_the_arrays_it_saved():
+    x = ad.Tensor(np.zeros((40, 5)), requires_grad=True)
+    loss = ad.nn.cross_entropy(x, np.arange(40) % 5, reduction="sum")
+    assert "saved" in loss._params  # cross-entropy keeps its exponentials for the rule
+    src = viz.draw(loss).source
+    assert "reduction=&#x27;sum&#x27;" in src and "saved" not in src
+
+
 def test_scalar_backend_draws_the_scalar_graph():
     x = ad.Tensor([1.0, 2.0], backend="scalar", requires_grad=True)
     x.label = "x"

@@ -108,7 +108,9 @@ def _tensor_graph(root, limit, names):
         leaf = t._op is None
         params = None
         if not leaf and t._params:
-            params = ", ".join(f"{k}={_short(v)}" for k, v in t._params.items() if _short(v) is not None)
+            params = ", ".join(  # (not the arrays an op saved for its rule)
+                f"{k}={_short(v)}" for k, v in t._params.items() if k != "saved" and _short(v) is not None
+            )
         grad = None if t.grad is None else _floats(t.grad)
         node = Node(
             i, names.get(id(t)) or t.label or "", t.op, params or None, t.shape, _floats(t), grad,
