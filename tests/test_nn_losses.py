@@ -220,3 +220,12 @@ def test_cross_entropy_gradient_from_saved_arrays_survives_a_second_pass(target,
     alone = _ce_rule(w, loss.numpy(), LOGITS, tt, reduction)  # saved=None: computed afresh
     np.testing.assert_allclose(alone, first, rtol=1e-12)
     assert ad.gradcheck(lambda z: nn.cross_entropy(z, t, reduction=reduction) * ad.Tensor(w), (ad.Tensor(LOGITS, requires_grad=True),))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_an_empty_batch_has_an_empty_gradient(reduction):
+    x = ad.Tensor(np.zeros((0, 3)), requires_grad=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is nan, as in NumPy
+        loss = nn.cross_entropy(x, np.zeros(0, dtype=int), reduction=reduction)
+        (loss.sum() if reduction == "none" else loss).backward()
+    assert x.grad.shape == (0, 3)

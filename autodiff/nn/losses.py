@@ -114,7 +114,7 @@ def _ce_rule(g, out, x, target, reduction, saved=None):
             p.reshape(-1)[flat] -= 1
         if reduction == "none":
             p *= g.reshape(n, 1)
-        else:  # (a Python number scales faster than a 0-d array)
+        elif n:  # (a Python number scales faster than a 0-d array; an empty batch has nothing to scale)
             scale = float(g) if g.ndim == 0 else g
             p *= scale / n if reduction == "mean" else scale
         return p
