@@ -360,14 +360,16 @@ def _first_order(order, roots, seeds, retain_graph):
                 prev = node._grad
                 if prev is not None:
                     if prev.__class__ is np.ndarray:  # (a bare array: see Tensor._grad)
-                        node._grad = prev + g
+                        node._grad = _sum_array(prev, g)
                     else:
-                        prev.data = prev.data + g
+                        prev.data = _sum_array(prev.data, g)
                     continue
+                if g.__class__ is not np.ndarray:  # a NumPy scalar, as arithmetic on 0-d arrays gives
+                    g = np.asarray(g)
                 # Keep the array only when it is ours alone: no reference but this local (another
                 # leaf's .grad, a saved input or the caller's array would be one more), and no
                 # view of memory anything else can reach.
-                if _refcount(g) > _ALONE or (g.base is not None and not _sole_view(g)):
+                elif _refcount(g) > _ALONE or (g.base is not None and not _sole_view(g)):
                     g = np.array(g)
                 node._grad = g  # bare: the grad property wraps it when asked (an optimizer need not)
                 continue
@@ -398,6 +400,12 @@ def _first_order(order, roots, seeds, retain_graph):
         raise
     finally:
         _grad_enabled.reset(token)
+
+
+def _sum_array(a, b):
+    """a + b as an ndarray: NumPy gives a scalar for 0-d operands, which a gradient must not be."""
+    s = a + b
+    return s if s.__class__ is np.ndarray else np.asarray(s)
 
 
 def _sole_view(g):
@@ -465,7 +473,7 @@ def _accumulate_leaf(leaf, g, create_graph, handed):
         handed.add(id(g))
         leaf._grad = Tensor._wrap(g, "numpy")
     else:
-        leaf._grad.data = leaf._grad.data + g
+        leaf._grad.data = _sum_array(leaf._grad.data, g)
 
 
 _GRAD = Op("grad", None)  # marks a gradient recorded by create_graph on the scalar back end
@@ -560,8 +568,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 )
             result.append(None)
             continue
-        if not isinstance(g, Tensor):
-            g = Tensor._wrap(np.array(g) if not g.flags.owndata else g, "numpy")
+        if not isinstance(g, Tensor):  # (a NumPy scalar from 0-d arithmetic becomes a 0-d array)
+            g = Tensor._wrap(np.array(g) if g.__class__ is not np.ndarray or not g.flags.owndata else g, "numpy")
         if g.shape != t.shape:  # an input reached only through broadcasting
             g = unbroadcast(g, t.shape)
         result.append(g)

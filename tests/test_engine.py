@@ -402,3 +402,27 @@ def test_saved_arrays_reach_the_rule_only_when_the_call_is_recorded():
 def test_saves_needs_a_scalar_forward_that_returns_the_result_alone():
     with pytest.raises(ValueError, match="saves=True needs a scalar forward"):
         Op("bad", lambda x: (x, x), (lambda g, out, x, saved=None: g,), saves=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_0d_leaf_gets_a_tensor_gradient_that_accumulates(dtype):
+    # Arithmetic on 0-d arrays gives NumPy scalars; a gradient must still be a Tensor around an
+    # ndarray, however it was reached, and an optimizer must be able to step a 0-d parameter.
+    w = ad.Tensor(dtype(2.0), requires_grad=True)
+    for f, slope in ((lambda w: w, 1.0), (lambda w: w * 1, 1.0), (lambda w: w * w, 4.0)):
+        w.grad = None
+        f(w).backward()
+        f(w).backward()  # accumulates
+        g = w.grad
+        assert isinstance(g, ad.Tensor) and type(g.data) is np.ndarray and g.dtype == dtype
+        assert g.item() == 2 * slope
+    (g,) = ad.grad(w * w * 3, w)
+    assert type(g.data) is np.ndarray and g.item() == 12.0
+    _ = w.grad  # wrapped; a later pass adds to the Tensor
+    (w * 5).backward()
+    assert type(w.grad.data) is np.ndarray and w.grad.item() == 8.0 + 5
+    for opt in (ad.nn.optim.SGD, ad.nn.optim.Adam):
+        p = ad.Tensor(dtype(1.5), requires_grad=True)
+        (p * p).backward()
+        opt([p], lr=0.1).step()
+        assert p.item() < 1.5
