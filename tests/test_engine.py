@@ -426,3 +426,15 @@ def test_a_0d_leaf_gets_a_tensor_gradient_that_accumulates(dtype):
         (p * p).backward()
         opt([p], lr=0.1).step()
         assert p.item() < 1.5
+
+
+def test_the_shared_seed_of_backward_never_becomes_a_gradient():
+    # loss.backward() starts from a shared read-only one; a root that is a leaf gets its own copy.
+    x = ad.Tensor(np.float32(3.0), requires_grad=True)
+    x.backward()
+    x.grad.data += 1  # the user's array to change
+    x.backward()
+    assert x.grad.item() == 3.0
+    y = ad.Tensor(np.float32(4.0), requires_grad=True)
+    y.backward()
+    assert y.grad.item() == 1.0 and y.grad.numpy().flags.writeable
