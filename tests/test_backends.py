@@ -41,6 +41,14 @@ def _count(x, axis):
     return x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
 
 
+def _unsaturated(x, axis):
+    """{"axis": axis} unless the values spread more than 20 along it: there the smallest
+    probabilities are below e^-20, and the standard rule s·(g - <g, s>) loses about 1e-16/p of
+    relative accuracy to cancellation, so the two back ends' second derivatives differ by more
+    than these tests' 1e-10 while both are right to their rounding."""
+    return {"axis": axis} if np.max(np.ptp(x, axis=axis), initial=0) <= 20 else None
+
+
 # Each step: (arity, the op on Tensors or ndarrays, params(draw, *operand values) -> kw or None
 # when the step does not apply to these operands). Smooth ops only: a kink could fall on
 # different sides on the two back ends after rounding.
@@ -69,9 +77,9 @@ STEPS = {
     "sum": (1, lambda x, axis, keepdims: ad.sum(x, axis, keepdims), lambda d, x: {"axis": _axes(d, x), "keepdims": d(st.booleans())}),
     "mean": (1, lambda x, axis, keepdims: ad.mean(x, axis, keepdims), lambda d, x: {"axis": _axes(d, x), "keepdims": d(st.booleans())}),
     "var": (1, lambda x, axis: ad.var(x, axis), lambda d, x: (lambda a: {"axis": a} if _count(x, a) > 1 else None)(_axes(d, x))),
-    "logsumexp": (1, lambda x, axis: ad.logsumexp(x, axis), lambda d, x: {"axis": _axes(d, x)}),
-    "softmax": (1, lambda x, axis: ad.softmax(x, axis), lambda d, x: {"axis": _axis(d, x)} if x.ndim else None),
-    "log_softmax": (1, lambda x, axis: ad.log_softmax(x, axis), lambda d, x: {"axis": _axis(d, x)} if x.ndim else None),
+    "logsumexp": (1, lambda x, axis: ad.logsumexp(x, axis), lambda d, x: _unsaturated(x, _axes(d, x))),
+    "softmax": (1, lambda x, axis: ad.softmax(x, axis), lambda d, x: _unsaturated(x, _axis(d, x)) if x.ndim else None),
+    "log_softmax": (1, lambda x, axis: ad.log_softmax(x, axis), lambda d, x: _unsaturated(x, _axis(d, x)) if x.ndim else None),
     "transpose": (1, lambda x: ad.transpose(x), _always),
     "reshape": (1, lambda x, shape: ad.reshape(x, shape), lambda d, x: {"shape": d(st.sampled_from([(-1,), x.shape[::-1], (1,) + x.shape]))}),
     "unsqueeze": (1, lambda x, axis: ad.unsqueeze(x, axis), lambda d, x: {"axis": d(st.integers(0, x.ndim))} if x.ndim < 4 else None),
