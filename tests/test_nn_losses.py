@@ -229,3 +229,20 @@ def test_cross_entropy_of_an_empty_batch_has_an_empty_gradient(reduction):
         loss = nn.cross_entropy(x, np.zeros(0, dtype=int), reduction=reduction)
         (loss.sum() if reduction == "none" else loss).backward()
     assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_gradient_does_not_depend_on_the_logits_memory_layout(layout, reduction):
+    # The rule subtracts 1 at the targets through flat positions: it must write into the
+    # gradient whatever the logits' layout (a Fortran-ordered one once lost the -1 in a copy).
+    base = RNG.standard_normal((10, 8))
+    view = {"fortran": lambda a: a.T, "strided": lambda a: a[::2, ::2], "reversed": lambda a: a[::-1, ::-1]}[layout]
+    labels = np.arange(view(base).shape[0]) % view(base).shape[1]
+    a = ad.Tensor(base, requires_grad=True)
+    c = ad.Tensor(np.ascontiguousarray(view(base)), requires_grad=True)
+    for t in (view(a), c):
+        loss = nn.cross_entropy(t, labels, reduction=reduction)
+        (loss.sum() if reduction == "none" else loss).backward()
+    np.testing.assert_allclose(view(a.grad.numpy()), c.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert ad.gradcheck(lambda z: nn.cross_entropy(view(z), labels, reduction=reduction), (ad.Tensor(base, requires_grad=True),))

@@ -106,7 +106,7 @@ def _ce_rule(g, out, x, target, reduction, saved=None):
     n = x.shape[0]
     if isinstance(x, np.ndarray):  # first order: from the forward's exp(z) and row sums
         e, s, flat = _ce_forward(x, target, reduction)[1] if saved is None else saved
-        p = e / s  # a new array: the saved ones stay as they are for another pass
+        p = np.divide(e, s, order="C")  # new (the saved arrays stay for another pass), C-ordered for flat
         if flat is None:
             p *= _add_reduce(target, axis=1, keepdims=True)
             p -= target
