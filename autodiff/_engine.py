@@ -254,22 +254,11 @@ def _toposort(roots):
     return order
 
 
-_ONES = {}  # dtype -> a read-only 0-d one: the seed of loss.backward()
-
-
 def _seed(root, g, create_graph):
     """The gradient that starts backward at ``root``, as an array (or Tensor for create_graph).
-    The usual ``loss.backward()`` gets a shared read-only one: no rule writes into its gradient,
-    and a leaf that is the root copies it (its reference count says it is held elsewhere)."""
-    if g is None and root._backend == "numpy" and not create_graph and root.data.size == 1:
-        data = root.data
-        if data.ndim:
-            return np.ones(data.shape, data.dtype)
-        one = _ONES.get(data.dtype)
-        if one is None:
-            one = _ONES[data.dtype] = np.ones((), data.dtype)
-            one.flags.writeable = False
-        return one
+    A new array each time: a custom Function's backward may write into the gradient it gets."""
+    if g is None and root.data.size == 1 and root._backend == "numpy" and not create_graph:
+        return np.ones(root.data.shape, root.data.dtype)  # the usual loss.backward()
     if g is None:
         if root.data.size != 1:
             raise RuntimeError(
