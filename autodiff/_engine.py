@@ -335,7 +335,7 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
                 else:
                     grads[kp] = pg
             if not retain_graph:
-                node._freed = True
+                _free(node)
     finally:
         _grad_enabled.reset(token)
     return found
@@ -393,14 +393,24 @@ def _first_order(order, roots, seeds, retain_graph):
                     prev = p._pending
                     p._pending = pg if prev is None else prev + pg
             pg = prev = None  # hold no gradient here: the leaf check counts references
-            if not retain_graph:
-                node._freed = True
+            if not retain_graph:  # (_free, without a call for the ops that keep nothing)
+                if op.saves:
+                    _free(node)
+                else:
+                    node._freed = True
     except BaseException:
         for node in order:  # drop the gradients still in flight
             node._pending = None
         raise
     finally:
         _grad_enabled.reset(token)
+
+
+def _free(node):
+    """Mark a node's graph as used up; what its forward kept for the rules (``saves``) goes."""
+    node._freed = True
+    if node._op.saves:
+        node._params = {**node._params, "saved": None}
 
 
 def _sum_array(a, b):

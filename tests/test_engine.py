@@ -459,3 +459,18 @@ def test_the_seed_of_backward_never_becomes_a_gradient_the_user_shares():
     y = ad.Tensor(np.float32(4.0), requires_grad=True)
     y.backward()
     assert y.grad.item() == 1.0 and y.grad.numpy().flags.writeable
+
+
+def test_what_a_forward_saved_goes_with_the_graph_after_backward():
+    calls = []
+    op = _square_saving(calls)
+    for first_order in (True, False):
+        x = ad.Tensor([1.0, -3.0], requires_grad=True)
+        y = op(x)
+        if first_order:
+            y.sum().backward(retain_graph=True)
+            assert y._params["saved"] is not None  # kept for the next pass
+            y.sum().backward()
+        else:  # the general pass (ad.grad)
+            ad.grad(y.sum(), x)
+        assert y._params["saved"] is None
