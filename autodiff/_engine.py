@@ -516,9 +516,10 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
                 node._freed = True
     found = {}
     start = 0
+    reached = {id(n) for n in order}  # (an empty Tensor has no Scalars to tell)
     for t, c in zip(targets, cells):
         gs, start = got[start : start + len(c)], start + len(c)
-        if all(g is None for g in gs):
+        if all(g is None for g in gs) and (gs or id(t) not in reached):
             continue  # not used in the graph
         gs = [0.0 if g is None else g for g in gs]
         if create_graph:

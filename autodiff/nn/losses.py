@@ -6,6 +6,7 @@ Every loss takes ``reduction="mean" | "sum" | "none"`` (per-sample values), as i
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -14,6 +15,7 @@ from autodiff._engine import Op
 from autodiff.ops.activation import softmax
 from autodiff.ops.elementwise import abs as _abs, relu, sigmoid
 from autodiff.ops.reduce import kept_reduce
+from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
 
 __all__ = [
@@ -98,6 +100,8 @@ def _ce_forward(x, target, reduction):
 
 def _ce_scalar(x, target, reduction):
     # The same formula on Scalars; the row maximum is a constant shift (no gradient).
+    if not len(x) and reduction != "none":  # NumPy's empty sum of objects is the int 0
+        return Scalar(0.0 if reduction == "sum" else math.nan)  # (the mean of nothing, as NumPy's)
     return _ce_parts(x - x.astype(np.float64).max(axis=1, keepdims=True), target, reduction)[0]
 
 
