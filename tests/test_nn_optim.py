@@ -116,6 +116,7 @@ def test_adamw_decays_weights_before_the_adam_step():
 @pytest.mark.parametrize(
     "make",
     [
+        lambda p: optim.SGD(p, lr=0.1),  # plain SGD: its own loop, no state
         lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
         lambda p: optim.AdaGrad(p, lr=0.1),
         lambda p: optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
@@ -149,6 +150,11 @@ def test_float32_parameters_stay_float32():
         w.grad = np.ones(2, np.float32)
         opt.step()
     assert w.dtype == np.float32 and opt.state[id(w)]["exp_avg"].dtype == np.float32
+    v = ad.Tensor(np.ones(2, np.float32), requires_grad=True)
+    v.grad = np.ones(2, np.float32)
+    opt = optim.SGD([v], lr=0.1)
+    opt.step()
+    assert v.dtype == np.float32 and v.numpy()[0] == np.float32(0.9) and opt.state == {}  # plain SGD keeps no state
 
 
 def test_parameter_groups():

@@ -29,12 +29,24 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
-    def _update(self, w, g, state, group):
-        mu, wd = group["momentum"], group["weight_decay"]
-        if not (mu or wd):  # plain SGD
-            w -= group["lr"] * g
+    def _step_group(self, group):
+        if group["momentum"] or group["weight_decay"]:
+            super()._step_group(group)
             return
+        # Plain SGD, w ← w - η·g, keeps no state: one loop without the per-parameter state and
+        # update call (2 µs of a 165 µs step of bench_mlp's small MLP)
         lr = group["lr"]
+        for p in group["params"]:
+            g = p._grad_array()
+            if g is None:
+                continue
+            if p._backend == "numpy":
+                p.data -= lr * g
+            else:
+                self._step_param(p, g, group)
+
+    def _update(self, w, g, state, group):
+        mu, wd, lr = group["momentum"], group["weight_decay"], group["lr"]
         if wd:
             g = g + wd * w
         if mu:

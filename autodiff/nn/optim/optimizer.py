@@ -88,22 +88,28 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        state, update = self.state, self._update
         for group in self.param_groups:
-            for p in group["params"]:
-                g = p._grad_array()
-                if g is None:
-                    continue
-                st = state.get(id(p))
-                if st is None:
-                    st = state[id(p)] = {}
-                if p._backend == "numpy":
-                    update(p.data, g, st, group)
-                else:  # scalar back end: compute on floats, write back
-                    w = p.numpy()
-                    update(w, g, st, group)
-                    _assign(p, w)
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict) -> None:
+        """Update the parameters of one group that have a gradient."""
+        for p in group["params"]:
+            g = p._grad_array()
+            if g is not None:
+                self._step_param(p, g, group)
+
+    def _step_param(self, p: Tensor, g: np.ndarray, group: dict) -> None:
+        """Update one parameter by ``_update`` with its state."""
+        st = self.state.get(id(p))
+        if st is None:
+            st = self.state[id(p)] = {}
+        if p._backend == "numpy":
+            self._update(p.data, g, st, group)
+        else:  # scalar back end: compute on floats, write back
+            w = p.numpy()
+            self._update(w, g, st, group)
+            _assign(p, w)
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
