@@ -199,3 +199,20 @@ def test_batch_norm_errors(call, error, words):
         call()
     for word in words:
         assert word in str(info.value)
+
+
+def test_batch_norm_of_float16_computes_its_statistics_in_float32():
+    # (x - mean)² of float16 values spread over more than 256 overflows float16 (max 65504);
+    # like PyTorch, the normalisation runs in float32 and the result is float16 again.
+    x64 = np.random.default_rng(4).standard_normal((16, 3)) * 600
+    x = ad.Tensor(x64.astype(np.float16), requires_grad=True)
+    y = ad.batch_norm(x, None, None, training=True)
+    assert y.dtype == np.float16
+    want = (x64 - x64.mean(0)) / np.sqrt(x64.var(0) + 1e-5)
+    np.testing.assert_allclose(y.numpy().astype(np.float64), want, atol=2e-2)
+    w = np.arange(48.0).reshape(16, 3)
+    (y * ad.Tensor(w.astype(np.float16))).sum().backward()
+    ref = ad.Tensor(x.numpy().astype(np.float64), requires_grad=True)
+    (ad.batch_norm(ref, None, None, training=True) * ad.Tensor(w)).sum().backward()
+    assert x.grad.dtype == np.float16
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), ref.grad.numpy(), rtol=2e-2, atol=1e-4)

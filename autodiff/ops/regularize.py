@@ -9,7 +9,7 @@ import numpy as np
 from autodiff._engine import Op
 from autodiff._mode import default_rng
 from autodiff.ops._windows import shape_of
-from autodiff.ops.elementwise import add, mul, sub
+from autodiff.ops.elementwise import add, astype, mul, sub
 from autodiff.ops.shape import _reshape
 from autodiff.tensor import Tensor
 
@@ -124,7 +124,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         n = _count(xs, axes)
         if n < 2:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input shape {xs}")
-        y = _normalize(x, axes=axes, eps=float(eps))
+        if dtype == np.float16:  # in float32, as PyTorch: (x - mean)² overflows float16 past a spread of 256
+            y = astype(_normalize(astype(x, dtype=np.dtype(np.float32)), axes=axes, eps=float(eps)), dtype=dtype)
+        else:
+            y = _normalize(x, axes=axes, eps=float(eps))
         if running_mean is not None:
             # in float64, with plain reductions (np.mean and np.var cost 6 µs more for 64 x 128)
             values = np.asarray(x.numpy() if isinstance(x, Tensor) else x, dtype=np.float64)
