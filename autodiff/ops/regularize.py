@@ -102,7 +102,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     buffers. In evaluation mode the running statistics are used, and must be given. ``weight``
     and ``bias`` (shape (C,)) may be None. As in ``torch.nn.functional.batch_norm``, ``weight``,
     ``bias`` and ``training`` default to None, None and False, and any (N, C, *) input works;
-    ``momentum=None`` (PyTorch's cumulative average) is not supported.
+    ``momentum=None`` (PyTorch's cumulative average) is not supported. A float16 input is
+    normalised in float32 (as in PyTorch) and the result cast back to float16.
     """
     xs = shape_of(x)
     if len(xs) < 2:
