@@ -219,20 +219,21 @@ def unbroadcast(grad, shape):
 # --- backward ---------------------------------------------------------------------------------
 
 
-def _toposort(roots):
+def _toposort(roots, freed_ok=False):
     """Tensors that require grad reachable from roots, every one after its parents
     (iterative: no recursion limit). The same walk as ``scalar._walk`` over ``_edges`` instead
     of two parent slots, and like it marking each node it reaches with this walk's token in
     ``_seen`` (cheaper than a set of ids): one graph must not be walked by two threads at once.
     Kept as two loops because an accessor call per node would cost the 65k-node Scalar backward
-    about 7%. Raises if a node's graph was freed, before any gradient moves."""
+    about 7%. Raises if a node's graph was freed, before any gradient moves, unless
+    ``freed_ok`` (``viz.explain`` reads a graph after backward: the nodes keep their inputs)."""
     order = []
     append = order.append
     walk = object()
     for root in roots:
         if root._seen is walk or not root._rg:
             continue
-        if root._freed:
+        if root._freed and not freed_ok:
             raise RuntimeError(_scalar._FREED)
         root._seen = walk
         stack = [(root, iter(root._edges))]
@@ -243,7 +244,7 @@ def _toposort(roots):
                 if p._seen is not walk:
                     p._seen = walk
                     if p._edges:
-                        if p._freed:
+                        if p._freed and not freed_ok:
                             raise RuntimeError(_scalar._FREED)
                         push((p, iter(p._edges)))
                         break

@@ -142,7 +142,7 @@ def _explain_tensors(root, seed, names, max_steps):
     ]
     grads = {id(root): [seed]}
     steps, leaves = 0, []
-    for node in reversed(_engine._toposort([root])):
+    for node in reversed(_engine._toposort([root], freed_ok=True)):
         got = grads.pop(id(node), None)
         if got is None:
             continue
