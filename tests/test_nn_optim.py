@@ -143,6 +143,18 @@ def test_numpy_update_is_in_place_and_scalars_keep_identity():
     assert list(s.data.flat) == nodes and [n.data for n in nodes] == [0.5, 0.5]
 
 
+@pytest.mark.parametrize("backend", ad.BACKENDS)
+def test_a_subclass_of_sgd_that_changes_the_update_is_used(backend):
+    class ClippedSGD(optim.SGD):
+        def _update(self, w, g, state, group):
+            super()._update(w, np.clip(g, -1.0, 1.0), state, group)
+
+    w = ad.Tensor([0.0], requires_grad=True, backend=backend)
+    (w * 100.0).sum().backward()
+    ClippedSGD([w], lr=0.1).step()  # plain SGD's own loop must not bypass it
+    np.testing.assert_allclose(w.numpy(), [-0.1])
+
+
 def test_float32_parameters_stay_float32():
     w = ad.Tensor(np.ones(2, np.float32), requires_grad=True)
     opt = optim.Adam([w], lr=0.1)
