@@ -105,6 +105,8 @@ def _function_vjp(cls, ctx, args):
         if isinstance(g, Tensor):  # create_graph: backward records its own graph
             grads = _check_grads(cls, cls.backward(ctx, g), args)
             return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
+        if g.__class__ is not np.ndarray:  # a NumPy scalar, as arithmetic on 0-d arrays gives
+            g = np.asarray(g)
         with no_grad():
             grads = _check_grads(cls, cls.backward(ctx, Tensor._wrap(g, "numpy")), args)
         return [None if gr is None else np.asarray(gr.data if isinstance(gr, Tensor) else gr) for gr in grads]

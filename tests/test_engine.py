@@ -437,7 +437,7 @@ class _Doubles(ad.Function):
 
     @staticmethod
     def backward(ctx, g):
-        g.data *= 2.0
+        g.data[...] *= 2.0
         return g
 
 
@@ -448,6 +448,14 @@ def test_a_custom_backward_may_write_into_its_incoming_gradient():
     _Doubles.apply(x).backward()
     _Doubles.apply(x).backward()
     assert x.grad.item() == 4.0
+
+
+def test_a_custom_backward_gets_an_array_also_when_the_gradient_is_0d():
+    # (y * y) hands its 0-d gradient on as a NumPy scalar; the Function still sees an ndarray.
+    x = ad.Tensor(3.0, requires_grad=True)
+    y = _Doubles.apply(x)  # 6
+    (y * y).backward()  # dL/dy = 2y = 12, which the backward doubles in place
+    assert x.grad.item() == 24.0
 
 
 def test_the_seed_of_backward_never_becomes_a_gradient_the_user_shares():
