@@ -517,11 +517,19 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
                 node._freed = True
     found = {}
     start = 0
-    reached = {id(n) for n in order}  # (an empty Tensor has no Scalars to tell)
+    # Used means reached at the Tensor level, as on the NumPy back end: a leaf none of whose
+    # Scalars feed the output (where() picked none, an empty Tensor) gets zeros, not None. A
+    # gradient recorded by create_graph names a superset of its Tensors' parents (see below):
+    # then a leaf is used when one of its Scalars is.
+    reached = None if any(n._op is _GRAD for n in order) else {id(n) for n in order}
     for t, c in zip(targets, cells):
         gs, start = got[start : start + len(c)], start + len(c)
-        if all(g is None for g in gs) and (gs or id(t) not in reached):
-            continue  # not used in the graph
+        if reached is not None:
+            unused = id(t) not in reached
+        else:
+            unused = bool(gs) and all(g is None for g in gs)
+        if unused:
+            continue
         gs = [0.0 if g is None else g for g in gs]
         if create_graph:
             arr = np.empty(len(gs), dtype=object)

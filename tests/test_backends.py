@@ -298,3 +298,18 @@ def test_matmul_with_an_empty_inner_axis_gives_zeros_on_both_backends(shapes):
     check_backends(lambda a, b: (a @ b) * 2.0, a, b)
     out = ad.Tensor(a, backend="scalar") @ ad.Tensor(b, backend="scalar")
     np.testing.assert_array_equal(out.numpy(), np.matmul(a, b))
+
+
+def test_a_leaf_that_reaches_the_output_with_no_value_gets_zeros_on_both_back_ends():
+    # where() picks none of x: x is in the graph, its gradient is zeros (None only for a leaf
+    # the output does not reach at all), on the scalar back end as on the NumPy one.
+    for backend in ad.BACKENDS:
+        x = ad.Tensor([1.0, 2.0], requires_grad=True, backend=backend)
+        w = ad.Tensor([3.0], requires_grad=True, backend=backend)
+        ad.where(np.array([False, False]), x, ad.Tensor([0.0, 0.0], backend=backend)).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+        gx, gw = ad.grad((w * 2).sum(), [x, w], allow_unused=True)
+        assert gx is None and gw.item() == 2.0
+        (g,) = ad.grad((x * w).sum(), [x], create_graph=True)  # g = w: it does not depend on x
+        gx, gw = ad.grad(g.sum(), [x, w], allow_unused=True)
+        assert gx is None and gw.item() == 2.0
