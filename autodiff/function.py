@@ -12,7 +12,9 @@
 >>> y = Cube.apply(ad.Tensor([2.0], requires_grad=True))
 
 ``forward`` runs without recording and returns one Tensor; ``backward`` receives the gradient of
-that output and returns one gradient (Tensor, array or None) per forward argument. Written with
+that output and returns one gradient (Tensor, array or None) per forward argument. It must not
+write into the gradient it receives (it may be shared with other gradients; on the NumPy back
+end it is read-only, and writing raises a ValueError that says so). Written with
 Tensor ops, ``backward`` is itself differentiable under ``create_graph=True``. On the scalar back
 end every output element becomes a Scalar node whose rule calls ``backward``.
 """
@@ -105,10 +107,21 @@ def _function_vjp(cls, ctx, args):
         if isinstance(g, Tensor):  # create_graph: backward records its own graph
             grads = _check_grads(cls, cls.backward(ctx, g), args)
             return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
-        if g.__class__ is not np.ndarray:  # a NumPy scalar, as arithmetic on 0-d arrays gives
-            g = np.asarray(g)
-        with no_grad():
-            grads = _check_grads(cls, cls.backward(ctx, Tensor._wrap(g, "numpy")), args)
+        # A read-only view: the gradient may be shared (add hands one array to both inputs), the
+        # caller's (backward(gradient=...)) or a broadcast view, so writing into it would corrupt
+        # other gradients; it raises instead. (A NumPy scalar from 0-d arithmetic becomes 0-d.)
+        view = np.asarray(g).view()
+        view.flags.writeable = False
+        try:
+            with no_grad():
+                grads = _check_grads(cls, cls.backward(ctx, Tensor._wrap(view, "numpy")), args)
+        except ValueError as e:
+            if "read-only" not in str(e):
+                raise
+            raise ValueError(
+                f"{cls.__name__}.backward wrote into the gradient it was given; it may be shared with "
+                f"other gradients: compute a new array or Tensor instead (e.g. g * 2, not g.data *= 2)"
+            ) from e
         return [None if gr is None else np.asarray(gr.data if isinstance(gr, Tensor) else gr) for gr in grads]
 
     return vjp

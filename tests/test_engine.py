@@ -428,8 +428,8 @@ def test_a_0d_leaf_gets_a_tensor_gradient_that_accumulates(dtype):
         assert p.item() < 1.5
 
 
-class _Doubles(ad.Function):
-    """2x, whose backward writes into the gradient it is given."""
+class _WritesIntoG(ad.Function):
+    """2x, whose backward (wrongly) writes into the gradient it is given."""
 
     @staticmethod
     def forward(ctx, x):
@@ -441,21 +441,42 @@ class _Doubles(ad.Function):
         return g
 
 
-def test_a_custom_backward_may_write_into_its_incoming_gradient():
-    # The seed of loss.backward() is a new array each time (a shared read-only one saved 0.5 µs
-    # a step and broke this).
-    x = ad.Tensor(3.0, requires_grad=True)
-    _Doubles.apply(x).backward()
-    _Doubles.apply(x).backward()
-    assert x.grad.item() == 4.0
+def test_a_custom_backward_that_writes_into_its_gradient_gets_a_clear_error():
+    # The gradient a backward gets may be the caller's array, shared with another input's
+    # gradient (add hands one array to both) or a read-only broadcast view: writing into it
+    # corrupted other gradients silently. It is read-only, and the error says what to do.
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    w = ad.Tensor([0.0, 0.0], requires_grad=True)
+    caller = np.ones(2)
+    for run in (lambda: _WritesIntoG.apply(x).sum().backward(),
+                lambda: (w + _WritesIntoG.apply(x)).backward(caller),
+                lambda: _WritesIntoG.apply(ad.Tensor(3.0, requires_grad=True)).backward()):
+        with pytest.raises(ValueError, match="_WritesIntoG.backward wrote into the gradient"):
+            run()
+    np.testing.assert_array_equal(caller, [1.0, 1.0])
+
+
+class _SeesG(ad.Function):
+    """2x; its backward records what it was given."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, g):
+        _SeesG.seen.append(type(g.data))
+        return g * 2.0
 
 
 def test_a_custom_backward_gets_an_array_also_when_the_gradient_is_0d():
     # (y * y) hands its 0-d gradient on as a NumPy scalar; the Function still sees an ndarray.
     x = ad.Tensor(3.0, requires_grad=True)
-    y = _Doubles.apply(x)  # 6
-    (y * y).backward()  # dL/dy = 2y = 12, which the backward doubles in place
-    assert x.grad.item() == 24.0
+    y = _SeesG.apply(x)  # 6
+    (y * y).backward()  # dL/dy = 2y = 12
+    assert x.grad.item() == 24.0 and _SeesG.seen[-1] is np.ndarray
 
 
 def test_the_seed_of_backward_never_becomes_a_gradient_the_user_shares():
