@@ -520,15 +520,11 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
     # Used means reached at the Tensor level, as on the NumPy back end: a leaf none of whose
     # Scalars feed the output (where() picked none, an empty Tensor) gets zeros, not None. A
     # gradient recorded by create_graph names a superset of its Tensors' parents (see below):
-    # then a leaf is used when one of its Scalars is.
-    reached = None if any(n._op is _GRAD for n in order) else {id(n) for n in order}
+    # a leaf reached only through one is used when one of its Scalars is.
+    reached = _reached_exactly(roots)
     for t, c in zip(targets, cells):
         gs, start = got[start : start + len(c)], start + len(c)
-        if reached is not None:
-            unused = id(t) not in reached
-        else:
-            unused = bool(gs) and all(g is None for g in gs)
-        if unused:
+        if id(t) not in reached and not any(g is not None for g in gs):
             continue
         gs = [0.0 if g is None else g for g in gs]
         if create_graph:
@@ -546,6 +542,20 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
         else:
             found[id(t)] = gt
     return found
+
+
+def _reached_exactly(roots):
+    """ids of the Tensors reached from ``roots`` without passing through a gradient recorded by
+    create_graph on the scalar back end (whose parents are a superset of what it depends on)."""
+    seen, stack = set(), list(roots)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._op is not _GRAD:
+            stack.extend(p for _, p in t._edges)
+    return seen
 
 
 def _add_grads(a, b):

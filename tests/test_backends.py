@@ -313,3 +313,7 @@ def test_a_leaf_that_reaches_the_output_with_no_value_gets_zeros_on_both_back_en
         (g,) = ad.grad((x * w).sum(), [x], create_graph=True)  # g = w: it does not depend on x
         gx, gw = ad.grad(g.sum(), [x, w], allow_unused=True)
         assert gx is None and gw.item() == 2.0
+        u = ad.Tensor([5.0, 6.0], requires_grad=True, backend=backend)  # beside such a gradient
+        (gx,) = ad.grad((x * x).sum(), x, create_graph=True)
+        (gx.sum() + ad.where(np.array([False, False]), u, ad.Tensor([0.0, 0.0], backend=backend)).sum()).backward()
+        np.testing.assert_array_equal(u.grad.numpy(), [0.0, 0.0])

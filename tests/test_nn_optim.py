@@ -153,6 +153,11 @@ def test_a_subclass_of_sgd_that_changes_the_update_is_used(backend):
     (w * 100.0).sum().backward()
     ClippedSGD([w], lr=0.1).step()  # plain SGD's own loop must not bypass it
     np.testing.assert_allclose(w.numpy(), [-0.1])
+    opt = optim.SGD([w], lr=0.1)  # nor one set on an instance
+    plain = opt._update
+    opt._update = lambda w, g, state, group: plain(w, np.clip(g, -1.0, 1.0), state, group)
+    opt.step()
+    np.testing.assert_allclose(w.numpy(), [-0.2])
 
 
 def test_float32_parameters_stay_float32():
