@@ -104,7 +104,9 @@ def _check_grads(cls, grads, args):
 
 def _function_vjp(cls, ctx, args):
     def vjp(g, out, *inputs, needs):
-        if isinstance(g, Tensor):  # create_graph: backward records its own graph
+        if isinstance(out, Tensor):  # create_graph (the engine passes the Tensors): backward records
+            if not isinstance(g, Tensor):  # a constant seed (loss.backward's ones, say)
+                g = Tensor._wrap(np.asarray(g), "numpy")
             grads = _check_grads(cls, cls.backward(ctx, g), args)
             return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
         # A read-only view: the gradient may be shared (add hands one array to both inputs), the
@@ -119,8 +121,9 @@ def _function_vjp(cls, ctx, args):
             if "read-only" not in str(e):
                 raise
             raise ValueError(
-                f"{cls.__name__}.backward wrote into the gradient it was given; it may be shared with "
-                f"other gradients: compute a new array or Tensor instead (e.g. g * 2, not g.data *= 2)"
+                f"{cls.__name__}.backward: {e}. The gradient backward is given is read-only (it may be "
+                f"shared with other gradients): if that is what it wrote into, compute a new array or "
+                f"Tensor instead (g * 2, not g.data *= 2)"
             ) from e
         return [None if gr is None else np.asarray(gr.data if isinstance(gr, Tensor) else gr) for gr in grads]
 
@@ -143,7 +146,9 @@ def _scalar_nodes(cls, ctx, args, out):
 
     def rule_for(k):
         def vjp(g, out_value, *inputs):
-            graph = g.__class__ is Scalar
+            # create_graph: the engine passes the node itself (a Scalar), and g may still be a
+            # float (a constant seed); backward then records
+            graph = g.__class__ is Scalar or out_value.__class__ is Scalar
             seed = np.empty(len(values), dtype=object)
             seed[:] = [Scalar(0.0) for _ in range(len(values))]
             seed[k] = g if graph else Scalar(g)

@@ -451,7 +451,7 @@ def test_a_custom_backward_that_writes_into_its_gradient_gets_a_clear_error():
     for run in (lambda: _WritesIntoG.apply(x).sum().backward(),
                 lambda: (w + _WritesIntoG.apply(x)).backward(caller),
                 lambda: _WritesIntoG.apply(ad.Tensor(3.0, requires_grad=True)).backward()):
-        with pytest.raises(ValueError, match="_WritesIntoG.backward wrote into the gradient"):
+        with pytest.raises(ValueError, match="_WritesIntoG.backward: .*read-only.*if that is what it wrote into"):
             run()
     np.testing.assert_array_equal(caller, [1.0, 1.0])
 
@@ -503,3 +503,69 @@ def test_what_a_forward_saved_goes_with_the_graph_after_backward():
         else:  # the general pass (ad.grad)
             ad.grad(y.sum(), x)
         assert y._params["saved"] is None
+
+
+class _Sq(ad.Function):
+    """x², its backward written with Tensor ops."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+@BOTH
+def test_a_custom_function_is_differentiable_again_under_create_graph_from_a_constant_seed(backend):
+    # ad.grad(f(x).sum(), x, create_graph=True) seeds backward with constant ones: the Function's
+    # backward must still be recorded, or the second-order terms vanish (they did: [1, 1]).
+    for square in (lambda x: _Sq.apply(x), lambda x: x * x):
+        x = T([1.0, 2.0], backend)
+        (g,) = ad.grad(square(x).sum(), x, create_graph=True)  # g = 2x
+        ((g * g).sum() + x.sum()).backward()  # d/dx (4x² + x) = 8x + 1
+        np.testing.assert_allclose(x.grad.numpy(), [9.0, 17.0])
+
+
+def test_the_read_only_error_of_a_custom_backward_keeps_the_original_message():
+    class WritesElsewhere(ad.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.table = np.broadcast_to(np.ones(1), (2,))  # read-only, not the gradient
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            ctx.table[0] = 5.0
+            return g
+
+    with pytest.raises(ValueError, match="WritesElsewhere.backward: assignment destination is read-only.*if that is"):
+        WritesElsewhere.apply(ad.Tensor([1.0, 2.0], requires_grad=True)).sum().backward()
+
+
+def test_a_copy_of_a_gradient_taken_with_np_array_is_a_copy():
+    # np.array(t) / np.array(t, copy=True) must copy (NumPy's __array__ protocol); a backward that
+    # copies its gradient that way may then write into the copy.
+    t = ad.Tensor([1.0, 2.0])
+    assert not np.shares_memory(np.array(t), t.data) and not np.shares_memory(np.array(t, copy=True), t.data)
+    assert np.asarray(t) is t.data and np.asarray(t, dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="needs a copy"):
+        np.array(t, dtype=np.float32, copy=False)
+
+    class CopiesThenWrites(ad.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            a = np.array(g)
+            a *= 2.0
+            return a
+
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    CopiesThenWrites.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
