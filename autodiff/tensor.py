@@ -203,8 +203,13 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy's protocol: copy=True always copies, False never (raises if it must), None if needed
         a = self.numpy()
-        return a if dtype is None else a.astype(dtype, copy=False)
+        if dtype is not None and a.dtype != dtype:
+            if copy is False:
+                raise ValueError(f"Tensor: converting {a.dtype} to {np.dtype(dtype)} needs a copy (copy=False)")
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def item(self):
         if self.size != 1:
