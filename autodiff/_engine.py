@@ -522,9 +522,14 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
     # gradient recorded by create_graph names a superset of its Tensors' parents (see below):
     # a leaf reached only through one is used when one of its Scalars is.
     reached = _reached_exactly(roots)
+    anywhere = {id(n) for n in order}  # through those gradients too
     for t, c in zip(targets, cells):
         gs, start = got[start : start + len(c)], start + len(c)
-        if id(t) not in reached and not any(g is not None for g in gs):
+        if gs:
+            unused = id(t) not in reached and all(g is None for g in gs)
+        else:  # an empty Tensor has no Scalars to tell: reached at all is used
+            unused = id(t) not in anywhere
+        if unused:
             continue
         gs = [0.0 if g is None else g for g in gs]
         if create_graph:

@@ -317,3 +317,6 @@ def test_a_leaf_that_reaches_the_output_with_no_value_gets_zeros_on_both_back_en
         (gx,) = ad.grad((x * x).sum(), x, create_graph=True)
         (gx.sum() + ad.where(np.array([False, False]), u, ad.Tensor([0.0, 0.0], backend=backend)).sum()).backward()
         np.testing.assert_array_equal(u.grad.numpy(), [0.0, 0.0])
+        e = ad.Tensor(np.zeros(0), requires_grad=True, backend=backend)  # empty, behind one
+        (gx,) = ad.grad((x * (x.sum() + e.sum())).sum(), x, create_graph=True)
+        assert ad.grad(gx.sum(), [x, e], allow_unused=True)[1].shape == (0,)
