@@ -473,17 +473,28 @@ def node_step(node, g, create_graph=False):
 
 
 def _accumulate_leaf(leaf, g, create_graph, handed):
+    """Add ``g`` to a leaf's ``.grad``. A gradient kept as a new ``.grad`` is never one the caller
+    holds (a seed) nor one another leaf kept (``handed``: their ids): such a one is copied, under
+    create_graph by a recorded copy (as PyTorch clones there)."""
     if leaf._grad.__class__ is np.ndarray:  # left bare by a first-order pass: wrap it first
         leaf._grad = Tensor._wrap(leaf._grad, leaf._backend)
-    if create_graph:
-        leaf._grad = g if leaf._grad is None else leaf._grad + g
+    if isinstance(g, Tensor):  # create_graph: a recorded gradient
+        if leaf._grad is not None:
+            leaf._grad = leaf._grad + g
+            return
+        if id(g) in handed:
+            g = g * 1.0
+        handed.add(id(g))
+        leaf._grad = g
         return
-    if leaf._grad is None:
+    if leaf._grad is None:  # an array: first order, or a constant one under create_graph
         # Keep the array when it is ours alone; copy views, read-only or shared arrays.
-        if g.base is not None or id(g) in handed or not g.flags.writeable:
+        if g.__class__ is not np.ndarray or g.base is not None or id(g) in handed or not g.flags.writeable:
             g = np.array(g)
         handed.add(id(g))
         leaf._grad = Tensor._wrap(g, "numpy")
+    elif create_graph:
+        leaf._grad = leaf._grad + g
     else:
         leaf._grad.data = _sum_array(leaf._grad.data, g)
 

@@ -46,6 +46,20 @@ class FunctionCtx:
     def saved_tensors(self) -> tuple:
         return self._saved
 
+    def _recorded(self, fwd_out, node, run):
+        """Run ``run()`` (a backward under create_graph) with the forward's output, if it was
+        saved, replaced by ``node``, the recorded output: forward ran without recording, so the
+        saved output would be a constant and backward's derivative through it would be lost (an
+        exp that saves its result, as in PyTorch's example)."""
+        saved = self._saved
+        if not any(t is fwd_out for t in saved):
+            return run()
+        self._saved = tuple(node if t is fwd_out else t for t in saved)
+        try:
+            return run()
+        finally:
+            self._saved = saved
+
 
 class Function:
     """Base class of user-defined differentiable ops; call ``MyFunction.apply(*args)``."""
@@ -73,9 +87,11 @@ class Function:
             out = Tensor(out, backend=tensors[0].backend if tensors else "numpy")
         if not (any(ctx.needs_input_grad) and _grad_enabled.get()):
             return out
+        # (an output that is one of the inputs stays what it is in a saved list)
+        fwd_out = None if any(out is a for a in args) else out
         if out.backend == "scalar":
-            return _scalar_nodes(cls, ctx, args, out)
-        op = Op(cls.__name__, lambda *a, **k: out.data, vjp=_function_vjp(cls, ctx, args))
+            return _scalar_nodes(cls, ctx, args, out, fwd_out)
+        op = Op(cls.__name__, lambda *a, **k: out.data, vjp=_function_vjp(cls, ctx, args, fwd_out))
         return apply(op, args, {})
 
 
@@ -102,12 +118,12 @@ def _check_grads(cls, grads, args):
     return out
 
 
-def _function_vjp(cls, ctx, args):
+def _function_vjp(cls, ctx, args, fwd_out):
     def vjp(g, out, *inputs, needs):
         if isinstance(out, Tensor):  # create_graph (the engine passes the Tensors): backward records
             if not isinstance(g, Tensor):  # a constant seed (loss.backward's ones, say)
                 g = Tensor._wrap(np.asarray(g), "numpy")
-            grads = _check_grads(cls, cls.backward(ctx, g), args)
+            grads = _check_grads(cls, ctx._recorded(fwd_out, out, lambda: cls.backward(ctx, g)), args)
             return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
         # A read-only view: the gradient may be shared (add hands one array to both inputs), the
         # caller's (backward(gradient=...)) or a broadcast view, so writing into it would corrupt
@@ -130,7 +146,7 @@ def _function_vjp(cls, ctx, args):
     return vjp
 
 
-def _scalar_nodes(cls, ctx, args, out):
+def _scalar_nodes(cls, ctx, args, out, fwd_out):
     """Each output element a Scalar node over every input Scalar, whose rule runs backward with a
     one-hot output gradient (n backward calls: the scalar back end is for small graphs)."""
     slots = []  # (argument index, flat position) of each input Scalar
@@ -151,11 +167,11 @@ def _scalar_nodes(cls, ctx, args, out):
             graph = g.__class__ is Scalar or out_value.__class__ is Scalar
             seed = np.empty(len(values), dtype=object)
             seed[:] = [Scalar(0.0) for _ in range(len(values))]
-            seed[k] = g if graph else Scalar(g)
+            seed[k] = g if g.__class__ is Scalar else Scalar(g)  # (a float seed under create_graph too)
             gt = Tensor._wrap(seed.reshape(shape), "scalar")
             gt._rg = graph
             if graph:
-                grads = cls.backward(ctx, gt)
+                grads = ctx._recorded(fwd_out, res, lambda: cls.backward(ctx, gt))
             else:
                 with no_grad():
                     grads = cls.backward(ctx, gt)

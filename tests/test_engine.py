@@ -569,3 +569,63 @@ def test_a_copy_of_a_gradient_taken_with_np_array_is_a_copy():
     x = ad.Tensor([1.0, 2.0], requires_grad=True)
     CopiesThenWrites.apply(x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+class _ExpSavesOutput(ad.Function):
+    """exp, saving its result for backward, as in PyTorch's example."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ad.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+@BOTH
+def test_a_custom_function_that_saves_its_output_has_the_right_second_derivative(backend):
+    # forward runs without recording, so the saved output was a constant and d²/dx² lost exp(x)
+    x0 = np.array([0.5, 1.0])
+    x = T(x0, backend)
+    (g,) = ad.grad(_ExpSavesOutput.apply(x).sum() + (x**3).sum(), x, create_graph=True)
+    (h,) = ad.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), np.exp(x0) + 6 * x0)
+    assert ad.gradgradcheck(_ExpSavesOutput.apply, (T([0.3, -0.2], backend),))
+
+
+class _ReshapesG(ad.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g.reshape(-1)
+
+
+@BOTH
+def test_a_custom_backward_under_create_graph_gets_a_tensor_it_can_reshape(backend):
+    x = T([1.0, 2.0], backend)
+    (g,) = ad.grad(_ReshapesG.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+
+
+def test_create_graph_leaf_gradients_never_share_memory_with_the_seed_or_each_other():
+    x, v = ad.Tensor([1.0, 2.0], requires_grad=True), np.ones(2)
+    (x + 0.0).backward(v, create_graph=True)
+    v *= 10  # the caller's seed
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+    for seed in (np.ones(2), ad.Tensor([1.0, 1.0], requires_grad=True)):
+        a, b = ad.Tensor([1.0, 2.0], requires_grad=True), ad.Tensor([3.0, 4.0], requires_grad=True)
+        (a + b).backward(seed, create_graph=True)
+        assert a.grad is not b.grad and a.grad is not seed
+        a.grad.numpy()[:] = 0
+        np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    b.grad.sum().backward()  # the copy is recorded: the seed Tensor gets its gradient
+    np.testing.assert_array_equal(seed.grad.numpy(), [1.0, 1.0])
