@@ -15,7 +15,9 @@
 that output and returns one gradient (Tensor, array or None) per forward argument. It must not
 write into the gradient it receives (it may be shared with other gradients; on the NumPy back
 end it is read-only, and writing raises a ValueError that says so). Written with
-Tensor ops, ``backward`` is itself differentiable under ``create_graph=True``. On the scalar back
+Tensor ops, ``backward`` is itself differentiable under ``create_graph=True``: through the
+inputs and the output it saved (as in PyTorch; other values computed in ``forward`` are
+constants there). On the scalar back
 end every output element becomes a Scalar node whose rule calls ``backward``.
 """
 
