@@ -14,11 +14,10 @@
 ``forward`` runs without recording and returns one Tensor; ``backward`` receives the gradient of
 that output and returns one gradient (Tensor, array or None) per forward argument. It must not
 write into the gradient it receives (it may be shared with other gradients; on the NumPy back
-end it is read-only, and writing raises a ValueError that says so). Written with
-Tensor ops, ``backward`` is itself differentiable under ``create_graph=True``: through the
-inputs and the output it saved (as in PyTorch; other values computed in ``forward`` are
-constants there). On the scalar back
-end every output element becomes a Scalar node whose rule calls ``backward``.
+end it is read-only, and writing raises a ValueError that says so). Written with Tensor ops,
+``backward`` is itself differentiable under ``create_graph=True``: through the inputs and the
+output it saved (as in PyTorch; other values computed in ``forward`` are constants there). On
+the scalar back end every output element becomes a Scalar node whose rule calls ``backward``.
 """
 
 from __future__ import annotations
