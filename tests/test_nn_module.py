@@ -125,6 +125,22 @@ def test_state_dict_holds_copies():
     assert not np.any(model.weight.numpy() == 7.0)
 
 
+def test_save_takes_any_state_name_even_the_archive_writers_own(tmp_path):
+    # np.savez(buf, **state) took "file" and "allow_pickle" as its own arguments
+    class Named(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.file = ad.Tensor(np.ones(2), requires_grad=True)
+            self.allow_pickle = ad.Tensor(np.full(3, 2.0, dtype=np.float32), requires_grad=True)
+
+    Named().save(tmp_path / "named.npz")
+    other = Named()
+    other.file.data[:] = 5.0
+    other.load_state_dict(nn.load_state(tmp_path / "named.npz"))
+    np.testing.assert_array_equal(other.file.numpy(), [1.0, 1.0])
+    assert other.allow_pickle.dtype == np.float32 and other.allow_pickle.numpy().tolist() == [2.0] * 3
+
+
 def test_save_overwrites_atomically(tmp_path):
     path = tmp_path / "m.npz"
     nn.Linear(2, 2, rng=0).save(path)

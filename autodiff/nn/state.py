@@ -56,7 +56,12 @@ def save_state(state: dict, path) -> Path:
     """Write a dict of name -> ndarray to ``path`` as ``.npz``, atomically (a reader never sees a
     half-written file)."""
     buf = io.BytesIO()
-    np.savez(buf, **state)
+    # The archive np.savez writes (one NAME.npy per entry, stored), made here so that no state
+    # name can collide with savez's own arguments ("file", "allow_pickle"), and never a pickle.
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in state.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
     return atomic_write(path, buf.getvalue())
 
 
