@@ -56,6 +56,26 @@ def test_train_bad_arguments(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_train_bad_data_files_and_divergence_are_one_line_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2))
+    y = (X[:, 0] > 0).astype(float)
+    y_inf = y.copy()
+    y_inf[3] = np.inf  # once read as a third class
+    np.savetxt(tmp_path / "inf_label.csv", np.column_stack([X, y_inf]), delimiter=",")
+    np.savez(tmp_path / "strings.npz", X=np.array([["a", "b"], ["c", "d"]]), y=np.array([0, 1]))
+    np.savez(tmp_path / "zero_d.npz", X=np.array(3.0), y=np.array([0]))
+    np.savez(tmp_path / "empty.npz", X=np.ones((0, 2)), y=np.ones(0))
+    np.savez(tmp_path / "complex.npz", X=X + 1j, y=y)
+    for name in ("inf_label.csv", "strings.npz", "zero_d.npz", "empty.npz", "complex.npz"):
+        assert_usage_error(run_cli("train", "--data", name, "--epochs", "1", "--hidden", "4", "--out", "o", cwd=tmp_path))
+    np.savetxt(tmp_path / "big.csv", np.column_stack([X * 1e3, y]), delimiter=",")
+    proc = run_cli("train", "--data", "big.csv", "--epochs", "2", "--lr", "1e300", "--optimizer", "sgd",
+                   "--hidden", "4", "--out", "o", cwd=tmp_path)
+    assert_usage_error(proc)
+    assert "diverged" in proc.stderr and not (tmp_path / "o" / "model.npz").exists()
+
+
 def test_filter_average_and_translation_by_hand(tmp_path):
     pytest.importorskip("autodiff.signal")
     x = np.array([0.0, 0.0, 3.0, 0.0, 0.0, 6.0])

@@ -84,12 +84,18 @@ def _file_data(path):
         X, y = table[:, :-1], table[:, -1]
     else:
         raise CliError(f"--data: unknown data set {str(path)!r}; use {', '.join(BUILTIN)} or a .csv/.npz file")
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    y = np.asarray(y).ravel()
+    X, y = np.asarray(X), np.asarray(y).ravel()
+    if X.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+        bad = "features" if X.dtype.kind not in "biuf" else "labels"
+        raise CliError(f"{str(path)!r}: the {bad} must be real numbers, not {(X if bad == 'features' else y).dtype}")
+    if X.ndim == 0 or len(X) == 0:
+        raise CliError(f"{str(path)!r}: no rows of features (shape {X.shape})")
+    X = X.astype(np.float64).reshape(len(X), -1)
     if len(X) != len(y):
         raise CliError(f"{str(path)!r}: {len(X)} rows of features but {len(y)} labels")
-    if y.dtype.kind == "f" and not np.all(y == np.round(y)):
-        raise CliError(f"{str(path)!r}: labels must be class numbers (integers), found {y[y != np.round(y)][0]}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        bad = y[~(np.isfinite(y) & (y == np.round(y)))][0]
+        raise CliError(f"{str(path)!r}: labels must be class numbers (integers), found {bad}")
     if not np.all(np.isfinite(X)):
         raise CliError(f"{str(path)!r}: the features contain NaN or inf")
     classes, y = np.unique(y, return_inverse=True)  # any labels -> 0..k-1
@@ -191,9 +197,13 @@ def run(args) -> int:
     print(f"training MLP {'-'.join(map(str, sizes))} ({args.activation}) on {name}: {len(Xtr)} train, "
           f"{len(Xva)} validation, {len(Xte)} test rows; {args.optimizer} lr={lr:.3g}, {args.epochs} epochs")
     started = time.perf_counter()
-    history = nn.fit(model, nn.cross_entropy, optimizer, (Xtr, ytr), (Xva, yva), args.epochs,
-                     batch_size=args.batch_size, rng=args.seed, early_stopping=args.patience)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence: one line below
+        history = nn.fit(model, nn.cross_entropy, optimizer, (Xtr, ytr), (Xva, yva), args.epochs,
+                         batch_size=args.batch_size, rng=args.seed, early_stopping=args.patience)
     seconds = time.perf_counter() - started
+    if history.get("best_epoch") is None:  # nn.fit found no finite validation loss to keep
+        raise CliError(f"training diverged: no epoch had a finite validation loss ({args.optimizer} "
+                       f"lr={lr:.3g}); try a smaller --lr")
     model.eval()
     with ad.no_grad():
         logits = model(ad.Tensor(Xte, backend=args.backend)).numpy()
