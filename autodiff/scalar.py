@@ -151,11 +151,20 @@ _SOFTPLUS = _Op("softplus", lambda g, out, a: (g * _sigmoid(a),))  # log(1+e^a)'
 _COPY = _Op("copy", lambda g, out, a: (g,))  # identity: gives a moved value a node of its own
 
 
+def _nan_or(pick, values):
+    """``pick(values)`` (max or min), or NaN when a value is NaN (Python's max skips some)."""
+    for v in values:
+        if v != v:
+            return v
+    return pick(values)
+
+
 def _extremum_vjp(g, out, *xs):
     # max/min of several inputs: the gradient is shared equally among the inputs that attain
-    # it (as torch.amax does), so ties give the same answer on both back ends.
+    # it (as torch.amax does), so ties give the same answer on both back ends; a NaN result
+    # came from the NaN inputs, which share it (as torch.max's full reduction does).
     o = _val(out)
-    hits = [_val(x) == o for x in xs]
+    hits = [_val(x) == o for x in xs] if o == o else [_val(x) != _val(x) for x in xs]
     share = g / sum(hits)
     return tuple(share if h else 0.0 for h in hits)
 
@@ -423,15 +432,17 @@ class Scalar:
 
     @staticmethod
     def max(*xs: Scalar) -> Scalar:
-        """Largest of several Scalars (one node); on ties the gradient is shared equally."""
+        """Largest of several Scalars (one node); on ties the gradient is shared equally. A NaN
+        input makes the result NaN (as NumPy's max), and the gradient goes to the NaN inputs."""
         xs = tuple(_lift(x) for x in xs)
-        return _node_of(max(x.data for x in xs), _MAX, xs)
+        return _node_of(_nan_or(max, [x.data for x in xs]), _MAX, xs)
 
     @staticmethod
     def min(*xs: Scalar) -> Scalar:
-        """Smallest of several Scalars (one node); on ties the gradient is shared equally."""
+        """Smallest of several Scalars (one node); on ties the gradient is shared equally. A NaN
+        input makes the result NaN, as in ``max``."""
         xs = tuple(_lift(x) for x in xs)
-        return _node_of(min(x.data for x in xs), _MIN, xs)
+        return _node_of(_nan_or(min, [x.data for x in xs]), _MIN, xs)
 
     def backward(self, gradient=1.0, retain_graph=None, create_graph=False):
         """Add d(self)/d(node) * gradient to ``.grad`` of every node reachable from self.

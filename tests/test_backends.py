@@ -320,3 +320,22 @@ def test_a_leaf_that_reaches_the_output_with_no_value_gets_zeros_on_both_back_en
         e = ad.Tensor(np.zeros(0), requires_grad=True, backend=backend)  # empty, behind one
         (gx,) = ad.grad((x * (x.sum() + e.sum())).sum(), x, create_graph=True)
         assert ad.grad(gx.sum(), [x, e], allow_unused=True)[1].shape == (0,)
+
+
+@pytest.mark.parametrize("backend", ad.BACKENDS)
+def test_max_min_and_max_pool_carry_nan_and_give_it_the_gradient(backend):
+    # NaN propagates through max and min (as NumPy's), and the NaN inputs share the gradient (as
+    # torch.max's full reduction does); the scalar back end skipped it in max and divided by zero.
+    cases = [
+        (lambda t: ad.max(t), [1.0, np.nan, 3.0], np.nan, [0.0, 1.0, 0.0]),
+        (lambda t: ad.min(t), [np.nan, np.nan, 3.0], np.nan, [0.5, 0.5, 0.0]),
+        (lambda t: ad.max(t, axis=1), [[1.0, np.nan], [2.0, 5.0]], [np.nan, 5.0], [[0.0, 1.0], [0.0, 1.0]]),
+        (lambda t: ad.max_pool1d(t, 2), [[[1.0, np.nan, 3.0, 2.0]]], [[[np.nan, 3.0]]], [[[0.0, 1.0, 1.0, 0.0]]]),
+    ]
+    for f, x, want, grad in cases:
+        t = ad.Tensor(np.array(x), requires_grad=True, backend=backend)
+        with np.errstate(invalid="ignore"):
+            out = f(t)
+            out.backward(ad.Tensor(np.ones(out.shape), backend=backend))
+        np.testing.assert_array_equal(out.numpy(), want)
+        np.testing.assert_array_equal(t.grad.numpy(), grad)

@@ -67,7 +67,12 @@ def _extremum_weights(a, out, axis, keepdims):
     # The gradient is shared equally among the elements that attain the max (torch.amax's rule).
     xv = a.data if isinstance(a, Tensor) else a
     ov = out.data if isinstance(out, Tensor) else out
-    hits = xv == _keep(ov, xv.shape, axis, keepdims)
+    best = _keep(ov, xv.shape, axis, keepdims)
+    hits = xv == best
+    if xv.dtype.kind == "f":  # a NaN result came from the NaN elements: they share the gradient
+        nan_best = np.isnan(best)
+        if nan_best.any():
+            hits |= np.isnan(xv) & nan_best
     return (hits / hits.sum(axis=axis, keepdims=True)).astype(xv.dtype)
 
 
