@@ -19,7 +19,9 @@ def atomic_write(path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename in (str(tmp), tmp):  # name the user's path, not ours
+            raise type(e)(e.errno, e.strerror, str(path)) from None
         raise
     return path

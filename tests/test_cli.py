@@ -106,6 +106,12 @@ def test_expression_builds_the_scalar_graph_by_hand():
 def test_graph_bad_arguments(tmp_path):
     assert_usage_error(run_cli("graph", "a*b", "--var", "a=two"))
     assert_usage_error(run_cli("graph", "a*b", "--out", str(tmp_path / "g.txt")))
+    proc = run_cli("graph", "a*b", "--max-nodes", "0", "--out", str(tmp_path / "g.dot"))
+    assert_usage_error(proc)
+    assert "--max-nodes must be a positive number" in proc.stderr
+    proc = run_cli("graph", "a*b", "--out", str(tmp_path / "nodir" / "g.dot"))
+    assert_usage_error(proc)
+    assert "nodir/g.dot'" in proc.stderr and ".tmp" not in proc.stderr
 
 
 def test_gradcheck_builtin_table_passes():

@@ -244,6 +244,31 @@ def test_explain_tensor_graph_after_backward_freed_it():
         loss.backward()  # the graph is still freed for backward itself
 
 
+def test_explain_adds_up_an_operand_used_twice_and_shows_one_element_gradients():
+    # x - x, x / x, x ** x: both operand positions pass a gradient (a dict by id kept one)
+    for f in (lambda x: x - x, lambda x: x / x, lambda x: x**x,
+              lambda x: ad.concatenate([x.reshape(1), (x * 1.0).reshape(1)], 0).sum()):
+        x = ad.Tensor(np.array(1.5), requires_grad=True)
+        text = viz.explain(f(x))
+        f(x).backward()
+        leaf = [ln for ln in _steps(text) if ln.startswith("#0 param")][-1]
+        assert float(leaf.split(" grad ")[1].split()[0]) == pytest.approx(x.grad.item(), rel=1e-3), text
+
+
+def test_draw_empty_arrays_and_max_nodes_over_many_roots():
+    x = ad.Tensor(np.zeros((3, 0)), requires_grad=True)
+    assert "[]" in viz.draw(x.sum()).source
+    cells = ad.Tensor(np.ones(50), backend="scalar", requires_grad=True)
+    with pytest.raises(ValueError, match="max_nodes=10"):
+        viz.draw(cells, max_nodes=10)
+
+
+def test_render_into_a_missing_directory_names_the_users_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nodir/a.dot'"):
+        viz.render(ad.Scalar(1.0) * 2, tmp_path / "nodir" / "a.dot")
+    assert not list(tmp_path.iterdir())
+
+
 def test_explain_numbering_matches_draw():
     a, b = ad.Scalar(2.0, label="a"), ad.Scalar(5.0, label="b")
     y = (a * b).tanh()

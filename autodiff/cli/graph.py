@@ -10,6 +10,7 @@ import numpy as np
 
 from autodiff.cli._common import CliError, int_list, key_value
 from autodiff.cli._expr import DEFAULTS, FUNCTIONS, build, variables
+from autodiff.viz._graph import GraphTooLarge
 
 __all__ = ["register", "run"]
 
@@ -103,13 +104,14 @@ def run(args) -> int:
     path = args.out or ("graph.svg" if shutil.which("dot") else "graph.dot")
     if args.out is None and not shutil.which("dot"):
         print("note: Graphviz's dot is not installed, writing DOT source (apt-get/brew/conda install graphviz)")
+    if args.max_nodes < 1:
+        raise CliError(f"--max-nodes must be a positive number, got {args.max_nodes}")
     try:
         written = viz.render(out, path, rankdir=args.rankdir, max_nodes=args.max_nodes, **options)
-    except (ValueError, RuntimeError) as e:  # too many nodes, unknown suffix, no dot
-        msg = str(e).removeprefix("draw: ").removeprefix("render: ")
-        if "max_nodes" in msg:
-            msg = f"the graph has more than {args.max_nodes} values; pass --max-nodes N to draw it anyway"
-        raise CliError(msg) from None
+    except GraphTooLarge:
+        raise CliError(f"the graph has more than {args.max_nodes} values; pass --max-nodes N to draw it anyway") from None
+    except (ValueError, RuntimeError, OSError) as e:  # unknown suffix, no dot, an unwritable path
+        raise CliError(str(e).removeprefix("draw: ").removeprefix("render: ")) from None
     if args.explain:
         print()
         print(viz.explain(out, params=options.get("params")))

@@ -42,6 +42,8 @@ def walk(roots, parents_of, limit=None):
         if id(root) in seen:
             continue
         seen.add(id(root))
+        if limit is not None and len(seen) > limit:  # (many roots: a scalar-back-end Tensor's cells)
+            raise GraphTooLarge(limit)
         stack = [(root, iter(parents_of(root)))]
         while stack:
             node, parents = stack[-1]

@@ -51,6 +51,8 @@ def _values(a) -> str:
     """A small array as rows of numbers (escaped), a large one as its norm."""
     if a.ndim == 0:
         return _num(a)
+    if a.size == 0:
+        return "[]"
     if a.size <= _SMALL:
         if a.ndim == 1:
             return "[" + ", ".join(_num(v) for v in a.ravel()) + "]"

@@ -116,14 +116,21 @@ def _explain_scalars(roots, seeds, labels, max_steps):
 
 def _norm(a) -> str:
     a = np.asarray(a, dtype=np.float64)
-    return _num(a) if a.size == 1 else f"‖·‖ {_num(np.linalg.norm(a))}"
+    return _num(a.reshape(())) if a.size == 1 else f"‖·‖ {_num(np.linalg.norm(a))}"
 
 
 def _tensor_step(node, g):
-    """Parent gradients of one backward step: the engine's own first-order step."""
+    """Parent gradients of one backward step, one per operand position (the same Tensor may
+    be two operands, x - x): the engine's own first-order step."""
     with no_grad():
-        got = {id(p): pg for p, pg in _engine.node_step(node, g)}
-    return [got.get(id(p)) if isinstance(p, Tensor) else None for p in node._parents]
+        results = _engine.node_step(node, g)  # (parent, gradient) in the order of node._edges
+    out = [None] * len(node._parents)
+    k = 0
+    for i, p in node._edges:
+        if k < len(results) and results[k][0] is p:  # (a rule that gave None has no entry)
+            out[i] = results[k][1]
+            k += 1
+    return out
 
 
 def _explain_tensors(root, seed, names, max_steps):
