@@ -89,12 +89,20 @@ def _log(x):
     return x.log() if x.__class__ is Scalar else _flog(x)
 
 
+def _fsin(x):  # math.sin raises at ±inf; NumPy gives nan
+    return math.sin(x) if math.isfinite(x) else math.nan
+
+
+def _fcos(x):
+    return math.cos(x) if math.isfinite(x) else math.nan
+
+
 def _cos(x):
-    return x.cos() if x.__class__ is Scalar else math.cos(x)
+    return x.cos() if x.__class__ is Scalar else _fcos(x)
 
 
 def _sin(x):
-    return x.sin() if x.__class__ is Scalar else math.sin(x)
+    return x.sin() if x.__class__ is Scalar else _fsin(x)
 
 
 def _sigmoid(x):
@@ -149,6 +157,16 @@ _SIN = _Op("sin", lambda g, out, a: (g * _cos(a),))
 _COS = _Op("cos", lambda g, out, a: (-g * _sin(a),))
 _SOFTPLUS = _Op("softplus", lambda g, out, a: (g * _sigmoid(a),))  # log(1+e^a)' = σ(a)
 _COPY = _Op("copy", lambda g, out, a: (g,))  # identity: gives a moved value a node of its own
+
+
+def _operands(name, first, others):
+    xs = []
+    for x in (first, *others):
+        lifted = _lift(x)
+        if lifted is None:
+            raise TypeError(f"Scalar.{name}: operands must be Scalars or real numbers, got {type(x).__name__}")
+        xs.append(lifted)
+    return tuple(xs)
 
 
 def _nan_or(pick, values):
@@ -412,16 +430,16 @@ class Scalar:
 
     def relu(self):
         d = self.data
-        return _node(d if d > 0 else 0.0, _RELU, self)
+        return _node(0.0 if d <= 0 else d, _RELU, self)  # (NaN stays NaN, as np.maximum(x, 0))
 
     def abs(self):
         return self.__abs__()
 
     def sin(self):
-        return _node(math.sin(self.data), _SIN, self)
+        return _node(_fsin(self.data), _SIN, self)
 
     def cos(self):
-        return _node(math.cos(self.data), _COS, self)
+        return _node(_fcos(self.data), _COS, self)
 
     def softplus(self):
         return _node(_fsoftplus(self.data), _SOFTPLUS, self)
@@ -430,27 +448,26 @@ class Scalar:
         d = self.data
         return _node(d if d > 0 else slope * d, _param_op("leaky", float(slope)), self)
 
-    @staticmethod
-    def max(*xs: Scalar) -> Scalar:
-        """Largest of several Scalars (one node); on ties the gradient is shared equally. A NaN
-        input makes the result NaN (as NumPy's max), and the gradient goes to the NaN inputs."""
-        xs = tuple(_lift(x) for x in xs)
+    def max(self, *others) -> Scalar:
+        """Largest of several Scalars (one node): ``Scalar.max(a, b, c)`` or ``a.max(b, c)``; on
+        ties the gradient is shared equally. A NaN input makes the result NaN (as NumPy's max),
+        and the gradient goes to the NaN inputs."""
+        xs = _operands("max", self, others)
         return _node_of(_nan_or(max, [x.data for x in xs]), _MAX, xs)
 
-    @staticmethod
-    def min(*xs: Scalar) -> Scalar:
-        """Smallest of several Scalars (one node); on ties the gradient is shared equally. A NaN
-        input makes the result NaN, as in ``max``."""
-        xs = tuple(_lift(x) for x in xs)
+    def min(self, *others) -> Scalar:
+        """Smallest of several Scalars (one node), as ``max``."""
+        xs = _operands("min", self, others)
         return _node_of(_nan_or(min, [x.data for x in xs]), _MIN, xs)
 
-    def backward(self, gradient=1.0, retain_graph=None, create_graph=False):
-        """Add d(self)/d(node) * gradient to ``.grad`` of every node reachable from self.
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Add d(self)/d(node) * gradient to ``.grad`` of every node reachable from self
+        (``gradient`` 1 when None, as for a loss).
 
         The graph is freed afterwards unless ``retain_graph``; ``create_graph=True`` records the
         backward pass, so the ``.grad`` values are Scalars that can be differentiated again.
         """
-        backprop([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        backprop([self], [1.0 if gradient is None else gradient], retain_graph=retain_graph, create_graph=create_graph)
 
 
 def _toposort(roots):

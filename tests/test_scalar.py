@@ -299,3 +299,25 @@ def test_in_place_and_buffered_backward_passes_agree_exactly():
         assert [x.grad for x in l1] == [x.grad for x in l2]
         r1.backward()  # second pass: inner nodes hold gradients, so it is buffered; twice the first
         assert [x.grad for x in l1] == [2 * x.grad for x in l2]
+
+
+def test_max_and_min_as_methods_and_functions_and_their_errors():
+    # max/min were staticmethods: a.max(b) silently dropped a
+    assert Scalar(5.0).max(Scalar(1.0)).data == 5.0 and Scalar(3.0).min(1.0).data == 1.0
+    assert Scalar.max(Scalar(1.0), 4, Scalar(2.0)).data == 4.0
+    with pytest.raises(TypeError, match="Scalar.max: operands must be Scalars or real numbers, got str"):
+        Scalar.max(Scalar(1.0), "x")
+
+
+def test_edges_follow_numpy_sin_cos_of_inf_and_relu_of_nan():
+    inf = Scalar(float("inf"))
+    assert math.isnan(inf.sin().data) and math.isnan(inf.cos().data)  # math.sin raised
+    assert math.isnan(Scalar(float("nan")).relu().data)  # np.maximum(nan, 0) is nan
+    assert Scalar(-1.0).relu().data == 0.0
+
+
+def test_backward_with_gradient_none_seeds_one():
+    x = Scalar(0.5)
+    y = x.exp()
+    y.backward(None)
+    assert x.grad == pytest.approx(math.exp(0.5))
