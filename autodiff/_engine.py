@@ -256,8 +256,7 @@ def _toposort(roots, freed_ok=False):
 
 
 def _seed(root, g, create_graph):
-    """The gradient that starts backward at ``root``, as an array (or Tensor for create_graph).
-    A new array each time: a custom Function's backward may write into the gradient it gets."""
+    """The gradient that starts backward at ``root``, as an array (or Tensor for create_graph)."""
     if g is None and root.data.size == 1 and root._backend == "numpy" and not create_graph:
         return np.ones(root.data.shape, root.data.dtype)  # the usual loss.backward()
     if g is None:

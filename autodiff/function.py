@@ -165,7 +165,7 @@ def _scalar_nodes(cls, ctx, args, out, fwd_out):
         def vjp(g, out_value, *inputs):
             # create_graph: the engine passes the node itself (a Scalar), and g may still be a
             # float (a constant seed); backward then records
-            graph = g.__class__ is Scalar or out_value.__class__ is Scalar
+            graph = out_value.__class__ is Scalar
             seed = np.empty(len(values), dtype=object)
             seed[:] = [Scalar(0.0) for _ in range(len(values))]
             seed[k] = g if g.__class__ is Scalar else Scalar(g)  # (a float seed under create_graph too)
