@@ -326,7 +326,7 @@ def _run_numpy(roots, seeds, order, retain_graph, create_graph, inputs):
                 if wanted is None:
                     _accumulate_leaf(node, g, create_graph, handed)
                 continue
-            for p, pg in node_step(node, g, create_graph):
+            for _, p, pg in node_step(node, g, create_graph):
                 if anomaly:
                     _check_finite(pg.data if create_graph else pg, "numpy", f"backward of '{op.name}'")
                 kp = id(p)
@@ -375,7 +375,7 @@ def _first_order(order, roots, seeds, retain_graph):
                 node._grad = g  # bare: the grad property wraps it when asked (an optimizer need not)
                 continue
             if op.vjp is not None:
-                for p, pg in node_step(node, g):
+                for _, p, pg in node_step(node, g):
                     prev = p._pending
                     p._pending = pg if prev is None else prev + pg
             else:
@@ -435,8 +435,9 @@ def _sole_view(g):
 
 
 def node_step(node, g, create_graph=False):
-    """One backward step at a recorded numpy-back-end node: ``[(parent, gradient), ...]`` for the
-    parents that require grad, each gradient summed back to the parent's shape and dtype. Rules
+    """One backward step at a recorded numpy-back-end node: ``[(position, parent, gradient), ...]``
+    for the operands that require grad and get a gradient (the same Tensor may be two operands,
+    x - x), each gradient summed back to the parent's shape and dtype. Rules
     get arrays, or Tensors under ``create_graph`` (the caller sets the grad mode)."""
     op, params = node._op, node._params
     if create_graph:
@@ -467,7 +468,7 @@ def node_step(node, g, create_graph=False):
             pg = unbroadcast(pg, pdata.shape)
         if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype and pdata.dtype != object:
             pg = pg.astype(pdata.dtype)
-        result.append((p, pg))
+        result.append((i, p, pg))
     return result
 
 

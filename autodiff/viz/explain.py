@@ -122,14 +122,10 @@ def _norm(a) -> str:
 def _tensor_step(node, g):
     """Parent gradients of one backward step, one per operand position (the same Tensor may
     be two operands, x - x): the engine's own first-order step."""
-    with no_grad():
-        results = _engine.node_step(node, g)  # (parent, gradient) in the order of node._edges
     out = [None] * len(node._parents)
-    k = 0
-    for i, p in node._edges:
-        if k < len(results) and results[k][0] is p:  # (a rule that gave None has no entry)
-            out[i] = results[k][1]
-            k += 1
+    with no_grad():
+        for i, _, pg in _engine.node_step(node, g):
+            out[i] = pg
     return out
 
 
