@@ -93,9 +93,10 @@ def _file_data(path):
     X = X.astype(np.float64).reshape(len(X), -1)
     if len(X) != len(y):
         raise CliError(f"{str(path)!r}: {len(X)} rows of features but {len(y)} labels")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
-        bad = y[~(np.isfinite(y) & (y == np.round(y)))][0]
-        raise CliError(f"{str(path)!r}: labels must be class numbers (integers), found {bad}")
+    if y.dtype.kind == "f":
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            raise CliError(f"{str(path)!r}: labels must be class numbers (integers), found {y[~whole][0]}")
     if not np.all(np.isfinite(X)):
         raise CliError(f"{str(path)!r}: the features contain NaN or inf")
     classes, y = np.unique(y, return_inverse=True)  # any labels -> 0..k-1
