@@ -7,8 +7,12 @@
 Tensor([2., 4., 6.])
 """
 
-from autodiff import signal as signal  # noqa: E402  (cheap: NumPy only; a subpackage, not in __all__)
-from autodiff._engine import grad
+# The scalar engine first: its nodes are the elementwise ops, which it imports (with the Tensor
+# module they need) once Scalar exists.
+from autodiff.scalar import Scalar  # noqa: I001
+from autodiff import graph as graph, signal as signal  # (cheap: NumPy only; subpackages, not in __all__)
+from autodiff._backward import grad
+from autodiff._engine import Op
 from autodiff._mode import (
     default_rng,
     detect_anomaly,
@@ -73,11 +77,11 @@ from autodiff.ops import (
     var,
     where,
 )
-from autodiff.scalar import Scalar
 from autodiff.tensor import (
     BACKENDS,
     Tensor,
     arange,
+    as_tensor,
     eye,
     full,
     ones,
@@ -106,7 +110,7 @@ def __getattr__(name):
 
 __all__ = [
     "BACKENDS", "Function", "FunctionCtx", "GradcheckError", "GradcheckKinkWarning",
-    "GradcheckReport", "Scalar", "Tensor", "abs", "arange", "argmax", "argmin", "broadcast_to",
+    "GradcheckReport", "Op", "Scalar", "Tensor", "abs", "arange", "argmax", "as_tensor", "argmin", "broadcast_to",
     "clip", "concatenate", "cos", "default_rng", "detect_anomaly", "enable_grad", "exp", "eye",
     "flatten", "full", "grad", "gradcheck", "gradcheck_report", "gradgradcheck",
     "is_grad_enabled", "leaky_relu", "linear", "log", "log_softmax", "logsumexp", "manual_seed", "matmul",

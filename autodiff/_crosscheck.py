@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff._engine import grad as _grad
+from autodiff._backward import grad as _grad
 from autodiff.tensor import Tensor
 
 __all__ = ["check_backends"]

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff._engine import Op, apply
+from autodiff._engine import Op
 from autodiff._mode import _grad_enabled, no_grad
-from autodiff.scalar import Scalar, _node_of, _Op
-from autodiff.tensor import Tensor
+from autodiff.scalar import Scalar
+from autodiff.tensor import Tensor, as_tensor
 
 __all__ = ["Function", "FunctionCtx"]
 
@@ -92,8 +92,7 @@ class Function:
         fwd_out = None if any(out is a for a in args) else out
         if out.backend == "scalar":
             return _scalar_nodes(cls, ctx, args, out, fwd_out)
-        op = Op(cls.__name__, lambda *a, **k: out.data, vjp=_function_vjp(cls, ctx, args, fwd_out))
-        return apply(op, args, {})
+        return Op(cls.__name__, lambda *a, **k: out.data, vjp=_function_vjp(cls, ctx, args, fwd_out))(*args)
 
 
 def _check_grads(cls, grads, args):
@@ -122,8 +121,8 @@ def _check_grads(cls, grads, args):
 def _function_vjp(cls, ctx, args, fwd_out):
     def vjp(g, out, *inputs, needs):
         if isinstance(out, Tensor):  # create_graph (the engine passes the Tensors): backward records
-            if not isinstance(g, Tensor):  # a constant seed (loss.backward's ones, say)
-                g = Tensor._wrap(np.asarray(g), "numpy")
+            if not isinstance(g, Tensor):  # (the engine hands Tensors under create_graph)
+                g = as_tensor(np.asarray(g))
             grads = _check_grads(cls, ctx._recorded(fwd_out, out, lambda: cls.backward(ctx, g)), args)
             return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
         # A read-only view: the gradient may be shared (add hands one array to both inputs), the
@@ -133,7 +132,7 @@ def _function_vjp(cls, ctx, args, fwd_out):
         view.flags.writeable = False
         try:
             with no_grad():
-                grads = _check_grads(cls, cls.backward(ctx, Tensor._wrap(view, "numpy")), args)
+                grads = _check_grads(cls, cls.backward(ctx, as_tensor(view)), args)
         except ValueError as e:
             if "read-only" not in str(e):
                 raise
@@ -157,22 +156,21 @@ def _scalar_nodes(cls, ctx, args, out, fwd_out):
             flat = a.data.ravel().tolist()
             slots.extend((i, j) for j in range(len(flat)))
             prev.extend(flat)
-    prev = tuple(prev)
     shape = out.shape
     values = out.numpy().ravel()
+    res = None  # the recorded output (below), which a backward under create_graph differentiates through
 
     def rule_for(k):
-        def vjp(g, out_value, *inputs):
-            # create_graph: the engine passes the node itself (a Scalar), and g may still be a
-            # float (a constant seed); backward then records
-            graph = out_value.__class__ is Scalar
+        def vjp(g, out_value, *inputs, needs):
+            # create_graph: the engine passes the node itself (a Scalar) and a Scalar gradient;
+            # backward then records
+            graph = isinstance(out_value, Scalar)
             seed = np.empty(len(values), dtype=object)
             seed[:] = [Scalar(0.0) for _ in range(len(values))]
-            seed[k] = g if g.__class__ is Scalar else Scalar(g)  # (a float seed under create_graph too)
-            gt = Tensor._wrap(seed.reshape(shape), "scalar")
-            gt._rg = graph
+            seed[k] = g if isinstance(g, Scalar) else Scalar(g)
+            gt = as_tensor(seed.reshape(shape), backend="scalar")
             if graph:
-                grads = ctx._recorded(fwd_out, res, lambda: cls.backward(ctx, gt))
+                grads = ctx._recorded(fwd_out, res, lambda: cls.backward(ctx, gt.requires_grad_()))
             else:
                 with no_grad():
                     grads = cls.backward(ctx, gt)
@@ -184,14 +182,13 @@ def _scalar_nodes(cls, ctx, args, out, fwd_out):
                     result.append(0.0)
                     continue
                 el = gr.data.ravel()[j] if isinstance(gr, Tensor) else np.asarray(gr).ravel()[j]
-                result.append(el if graph and el.__class__ is Scalar else float(el))
+                result.append(el if graph and isinstance(el, Scalar) else float(el))
             return tuple(result)
 
         return vjp
 
     nodes = np.empty(len(values), dtype=object)
-    nodes[:] = [_node_of(float(v), _Op(cls.__name__, rule_for(k)), prev) for k, v in enumerate(values)]
-    res = Tensor._wrap(nodes.reshape(shape), "scalar")
-    res._rg, res._op, res._parents = True, Op(cls.__name__, None), tuple(args)
-    res._edges = tuple((i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad)
+    nodes[:] = [Op(cls.__name__, lambda *xs, v=float(v): v, vjp=rule_for(k))(*prev) for k, v in enumerate(values)]
+    # The Tensor-level record (for the graph, explain and draw); backward runs on the Scalars.
+    res = Op(cls.__name__, None, scalar=lambda *raw: nodes.reshape(shape))(*args)
     return res

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autodiff._engine import grad as _grad
+from autodiff._backward import grad as _grad
 from autodiff.tensor import Tensor
 
 __all__ = ["gradcheck", "gradgradcheck", "gradcheck_report", "GradcheckError", "GradcheckKinkWarning", "GradcheckReport"]

@@ -1,8 +1,11 @@
 """Scalar: the scalar-graph engine, where every number is a node (micrograd-compatible).
 
-Each op is an ``_Op``: a name and one vector-Jacobian rule ``vjp(grad, out, *inputs)`` that returns
-one gradient per input. The backward pass calls a rule with floats (first order) or with the
-``Scalar`` nodes themselves (``create_graph=True``), so the same rule records its own derivative.
+A node records the ``Op`` that made it (the same ops, with the same derivative rules, as the
+Tensor back end: ``autodiff/ops/elementwise.py``) and its parents. Its value comes from the op's
+forward on Python floats, with NumPy's answers (inf, nan, signed zeros) wherever Python's math
+would raise. The backward pass walks the graph once in reverse topological order and calls each
+node's rules with floats (first order) or with the nodes themselves (``create_graph=True``, so
+the rules record their own derivative); ``+`` and ``*``, most of any graph, are inlined there.
 Nodes hold no closures, so a graph is freed by reference counting, not by the garbage collector.
 """
 
@@ -11,215 +14,26 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from autodiff._mode import _anomaly, _grad_enabled
 
-__all__ = ["Scalar", "backprop"]
+__all__ = ["Scalar", "backprop", "step", "toposort", "record", "copy"]
 
-_nan = float("nan")
-_inf = float("inf")
-
-
-class _Op:
-    """A scalar op: its name, its rule, an optional parameter (an exponent, a slope) and a twin
-    with no rule that marks a node whose graph was freed by a backward pass."""
-
-    __slots__ = ("name", "vjp", "param", "freed")
-
-    def __init__(self, name, vjp, param=None):
-        self.name, self.vjp, self.param = name, vjp, param
-        twin = object.__new__(_Op)
-        twin.name, twin.vjp, twin.param, twin.freed = name, None, param, twin
-        self.freed = twin
-
-    def __repr__(self):
-        return self.name
-
-
-# --- float versions that follow NumPy (inf / nan) instead of raising -------------------------
-
-
-def _fexp(x):
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return _inf
-
-
-def _flog(x):
-    if x > 0:
-        return math.log(x)
-    return -_inf if x == 0 else _nan
-
-
-def _fsqrt(x):
-    return math.sqrt(x) if x >= 0 else _nan
-
-
-def _fdiv(a, b):
-    try:
-        return a / b
-    except ZeroDivisionError:
-        return _nan if a == 0 or a != a else math.copysign(_inf, a) * math.copysign(1.0, b)
-
-
-def _fpow(a, b):
-    try:
-        return math.pow(a, b)
-    except ValueError:  # negative base, fractional exponent; or 0 ** negative
-        return _inf if a == 0 else _nan
-    except OverflowError:
-        return _inf if a > 0 or float(b).is_integer() and b % 2 == 0 else -_inf
-
-
-def _fsigmoid(x):
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-def _fsoftplus(x):  # log(1 + e^x), stable for large |x|
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
-
-# --- helpers that work on floats (first order) and on Scalars (create_graph) -----------------
-
-
-def _log(x):
-    return x.log() if x.__class__ is Scalar else _flog(x)
-
-
-def _fsin(x):  # math.sin raises at ±inf; NumPy gives nan
-    return math.sin(x) if math.isfinite(x) else math.nan
-
-
-def _fcos(x):
-    return math.cos(x) if math.isfinite(x) else math.nan
-
-
-def _cos(x):
-    return x.cos() if x.__class__ is Scalar else _fcos(x)
-
-
-def _sin(x):
-    return x.sin() if x.__class__ is Scalar else _fsin(x)
-
-
-def _sigmoid(x):
-    return x.sigmoid() if x.__class__ is Scalar else _fsigmoid(x)
-
-
-def _powc(x, p):
-    if p == 1:
-        return x
-    return x**p if x.__class__ is Scalar else _fpow(x, p)
-
-
-def _div(a, b):  # a / b, with NumPy's inf / nan for a float division by zero
-    return a / b if a.__class__ is Scalar or b.__class__ is Scalar else _fdiv(a, b)
-
-
-def _val(x):
-    return x.data if x.__class__ is Scalar else x
-
-
-def _step(x):  # derivative of relu; relu'(0) = 0 as in PyTorch
-    return 1.0 if x > 0 else 0.0
-
-
-def _sign(x):  # derivative of abs; abs'(0) = 0 as in PyTorch
-    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
-
-
-def _log_or_zero(a):
-    # d(a**b)/db = out * log(a); at a == 0 the product is taken as 0 (as PyTorch does).
-    return 0.0 if _val(a) == 0 else _log(a)
-
-
-# --- the rules: d(out)/d(input) times the incoming gradient ----------------------------------
-
-_ADD = _Op("+", lambda g, out, a, b: (g, g))  #             d(a+b) = da + db
-_SUB = _Op("-", lambda g, out, a, b: (g, -g))  #            d(a-b) = da - db
-_MUL = _Op("*", lambda g, out, a, b: (g * b, g * a))  #     d(ab) = b da + a db
-_DIV = _Op("/", lambda g, out, a, b: (_div(g, b), _div(-g * out, b)))  # d(a/b) = da/b - (a/b) db/b
-_NEG = _Op("neg", lambda g, out, a: (-g,))
-_POW = _Op(  # d(a^b) = b a^(b-1) da + a^b log(a) db; the first term is 0 at a == b == 0 (as PyTorch)
-    "**", lambda g, out, a, b: (g * b * _powc(a, b - 1) if _val(b) != 0 or _val(a) != 0 else g * b, g * out * _log_or_zero(a))
-)
-_EXP = _Op("exp", lambda g, out, a: (g * out,))  #          exp' = exp
-_LOG = _Op("log", lambda g, out, a: (_div(g, a),))  #            log' = 1/a
-_SQRT = _Op("sqrt", lambda g, out, a: (_div(g, 2 * out),))  #  sqrt' = 1/(2 sqrt a)
-_TANH = _Op("tanh", lambda g, out, a: (g * (1 - out * out),))  # tanh' = 1 - tanh²
-_SIGMOID = _Op("sigmoid", lambda g, out, a: (g * out * (1 - out),))  # σ' = σ(1-σ)
-_RELU = _Op("ReLU", lambda g, out, a: (g * _step(a),))  #   relu' = [a > 0]
-_ABS = _Op("abs", lambda g, out, a: (g * _sign(a),))  #     abs' = sign(a)
-_SIN = _Op("sin", lambda g, out, a: (g * _cos(a),))
-_COS = _Op("cos", lambda g, out, a: (-g * _sin(a),))
-_SOFTPLUS = _Op("softplus", lambda g, out, a: (g * _sigmoid(a),))  # log(1+e^a)' = σ(a)
-_COPY = _Op("copy", lambda g, out, a: (g,))  # identity: gives a moved value a node of its own
-
-
-def _operands(name, first, others):
-    xs = []
-    for x in (first, *others):
-        lifted = _lift(x)
-        if lifted is None:
-            raise TypeError(f"Scalar.{name}: operands must be Scalars or real numbers, got {type(x).__name__}")
-        xs.append(lifted)
-    return tuple(xs)
-
-
-def _nan_or(pick, values):
-    """``pick(values)`` (max or min), or NaN when a value is NaN (Python's max skips some)."""
-    for v in values:
-        if v != v:
-            return v
-    return pick(values)
-
-
-def _extremum_vjp(g, out, *xs):
-    # max/min of several inputs: the gradient is shared equally among the inputs that attain
-    # it (as torch.amax does), so ties give the same answer on both back ends; a NaN result
-    # came from the NaN inputs, which share it (as torch.max's full reduction does).
-    o = _val(out)
-    hits = [_val(x) == o for x in xs] if o == o else [_val(x) != _val(x) for x in xs]
-    share = g / sum(hits)
-    return tuple(share if h else 0.0 for h in hits)
-
-
-_MAX = _Op("max", _extremum_vjp)
-_MIN = _Op("min", _extremum_vjp)
-
-_param_ops: dict = {}
-
-
-def _param_op(kind, p):
-    """The op ``x ** p`` (kind "pow"), ``p ** x`` ("rpow") or leaky_relu with slope p ("leaky")."""
-    key = (kind, p)
-    op = _param_ops.get(key)
-    if op is None:
-        if kind == "pow":  # d(x^p) = p x^(p-1) dx, and 0 for p == 0 even at x == 0
-            op = _Op(f"**{p:g}", lambda g, out, a: (g * p * _powc(a, p - 1) if p != 0 else g * 0.0,), p)
-        elif kind == "rpow":  # d(p^x) = p^x log(p) dx, taken as 0 for p == 0 (as d(a^b)/db)
-            lp = _flog(p) if p != 0 else 0.0
-            op = _Op(f"{p:g}**", lambda g, out, a: (g * out * lp,), p)
-        else:  # leaky relu: slope p below zero
-            op = _Op("leaky_relu", lambda g, out, a: (g * (1.0 if a > 0 else p),), p)
-        if len(_param_ops) < 4096:
-            _param_ops[key] = op
-    return op
-
-
-# --- the node ---------------------------------------------------------------------------------
-
+_inf = math.inf
 _new = object.__new__
-
-
 _MANY = object()  # in ``_b``: the node has more than two parents, all of them in ``_a``
+_FREED = object()  # in ``_seen``: a backward pass without retain_graph has passed this node
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to reach nodes of a graph that a "
+    "backward pass already freed). Pass retain_graph=True to the first backward call if you "
+    "need to backward through the graph again, or to explain or step through it afterwards."
+)
 
 
 def _node(data, fn, a, b=None):
-    """A node made by ``fn`` from parents ``a`` (and ``b``); a leaf when grad mode is off."""
+    """A node made by ``fn`` (an Op) from parents ``a`` (and ``b``); a leaf when grad mode is off."""
     out = _new(Scalar)
     out.data = data
     out.grad = 0.0
@@ -228,7 +42,7 @@ def _node(data, fn, a, b=None):
     if _grad_enabled.get():
         out._fn, out._a, out._b = fn, a, b
     else:
-        out._fn, out._a, out._b = None, None, None
+        out._fn = out._a = out._b = None
     return out
 
 
@@ -236,8 +50,36 @@ def _node_of(data, fn, parents):
     """A node with any number of parents (max of several, a custom Function's outputs)."""
     if len(parents) <= 2:
         return _node(data, fn, *parents)
-    out = _node(data, fn, tuple(parents), _MANY)
+    return _node(data, fn, tuple(parents), _MANY)
+
+
+def _lift(x):
+    """A Scalar for x, or None when x is not a real number (the caller returns NotImplemented)."""
+    if x.__class__ is Scalar or isinstance(x, Scalar):
+        return x
+    if x.__class__ is float or isinstance(x, numbers.Real):
+        c = _new(Scalar)
+        c.data, c.grad, c.label, c._fn, c._a, c._b, c._seen = float(x), 0.0, "", None, None, None, None
+        return c
+    return None
+
+
+def _operands(name, xs):
+    out = []
+    for x in xs:
+        lifted = _lift(x)
+        if lifted is None:
+            raise TypeError(f"{name}: operands must be Scalars or real numbers, got {type(x).__name__}")
+        out.append(lifted)
     return out
+
+
+def record(op, args, params):
+    """The node ``op(*args, **params)`` on Scalars (numbers become constants): what an ``Op``
+    called with a Scalar gives, e.g. in a rule run under ``create_graph``."""
+    xs = _operands(op.name, args)
+    value = op.number(*[x.data for x in xs], **params)
+    return _node_of(value, op.bind(**params) if params else op, xs)
 
 
 def copy(x: Scalar) -> Scalar:
@@ -246,15 +88,8 @@ def copy(x: Scalar) -> Scalar:
     return _node(x.data, _COPY, x)
 
 
-def _lift(x):
-    """A Scalar for x, or None when x is not a real number (the caller returns NotImplemented)."""
-    if x.__class__ is Scalar:
-        return x
-    if x.__class__ is float or isinstance(x, numbers.Real):
-        c = _new(Scalar)
-        c.data, c.grad, c.label, c._fn, c._a, c._b, c._seen = float(x), 0.0, "", None, None, None, None
-        return c
-    return None
+def _val(x):
+    return x.data if isinstance(x, Scalar) else x
 
 
 class Scalar:
@@ -267,14 +102,16 @@ class Scalar:
 
     ``.data`` and ``.grad`` are floats, ``.op`` names the op that made the node (``""`` for a
     leaf) and ``.parents`` holds its inputs in operand order. micrograd's ``Value`` programs run
-    unchanged with ``Value = Scalar`` (``_prev`` and ``_op`` are kept as aliases).
+    unchanged with ``Value = Scalar`` (``_prev`` and ``_op`` are kept as aliases); subclasses of
+    Scalar combine with each other and with Scalar.
     """
 
     # Parents live in two slots, not a tuple: half the objects for the garbage collector to scan
     # and 40 bytes less per node. ``_b is _MANY`` marks a node whose parents are all in ``_a``.
-    # ``_seen`` holds the token of the last graph walk that reached the node: a walk marks nodes
-    # instead of keeping a set of ids (three times faster; walks of one graph are not run from
-    # several threads at once).
+    # ``_fn`` is the Op that made the node (bound to its parameters: ``x ** 2``). ``_seen`` holds
+    # the token of the last graph walk that reached the node (a walk marks nodes instead of
+    # keeping a set of ids, so walks of one graph are not run from several threads at once), or
+    # ``_FREED`` once a backward pass without retain_graph has passed it.
     __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_seen")
 
     def __init__(self, data, label: str = ""):
@@ -289,7 +126,10 @@ class Scalar:
     # graph introspection
     @property
     def op(self) -> str:
-        return self._fn.name if self._fn is not None else ""
+        fn = self._fn
+        if fn is None:
+            return ""
+        return fn.symbol if fn.symbol.__class__ is str else fn.name
 
     _op = op  # micrograd's name
 
@@ -368,25 +208,28 @@ class Scalar:
 
     def __truediv__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(_fdiv(self.data, o.data), _DIV, self, o)
+        return NotImplemented if o is None else _node(_DIV.number(self.data, o.data), _DIV, self, o)
 
     def __rtruediv__(self, other):
         o = _lift(other)
-        return NotImplemented if o is None else _node(_fdiv(o.data, self.data), _DIV, o, self)
+        return NotImplemented if o is None else _node(_DIV.number(o.data, self.data), _DIV, o, self)
 
     def __pow__(self, other):
-        if other.__class__ is Scalar:
-            return _node(_fpow(self.data, other.data), _POW, self, other)
-        if not isinstance(other, numbers.Real):
-            return NotImplemented
-        p = float(other)
-        return _node(_fpow(self.data, p), _param_op("pow", p), self)
+        if other.__class__ is not Scalar and not isinstance(other, Scalar):
+            if not isinstance(other, numbers.Real):
+                return NotImplemented
+            p = float(other)
+            op = _POWERS.get(p)
+            if op is None:
+                op = _POW_CONST.bind(p=p)
+                if len(_POWERS) < 4096:
+                    _POWERS[p] = op
+            return _node(_POW_CONST.number(self.data, p=p), op, self)
+        return _node(_POW.number(self.data, other.data), _POW, self, other)
 
     def __rpow__(self, other):
-        if not isinstance(other, numbers.Real):
-            return NotImplemented
-        p = float(other)
-        return _node(_fpow(p, self.data), _param_op("rpow", p), self)
+        o = _lift(other)
+        return NotImplemented if o is None else _node(_POW.number(o.data, self.data), _POW, o, self)
 
     def __neg__(self):
         return _node(-self.data, _NEG, self)
@@ -412,53 +255,51 @@ class Scalar:
 
     __hash__ = object.__hash__  # identity: graph bookkeeping never compares values
 
-    # functions (NumPy's ufuncs on object arrays find these by name)
+    # functions (NumPy's ufuncs on object arrays find these by name): the ops of elementwise.py
     def exp(self):
-        return _node(_fexp(self.data), _EXP, self)
+        return _node(_EXP.number(self.data), _EXP, self)
 
     def log(self):
-        return _node(_flog(self.data), _LOG, self)
+        return _node(_LOG.number(self.data), _LOG, self)
 
     def sqrt(self):
-        return _node(_fsqrt(self.data), _SQRT, self)
+        return _node(_SQRT.number(self.data), _SQRT, self)
 
     def tanh(self):
-        return _node(math.tanh(self.data), _TANH, self)
+        return _node(_TANH.number(self.data), _TANH, self)
 
     def sigmoid(self):
-        return _node(_fsigmoid(self.data), _SIGMOID, self)
+        return _node(_SIGMOID.number(self.data), _SIGMOID, self)
 
     def relu(self):
-        d = self.data
-        return _node(0.0 if d <= 0 else d, _RELU, self)  # (NaN stays NaN, as np.maximum(x, 0))
+        return _node(_RELU.number(self.data), _RELU, self)
 
     def abs(self):
         return self.__abs__()
 
     def sin(self):
-        return _node(_fsin(self.data), _SIN, self)
+        return _node(_SIN.number(self.data), _SIN, self)
 
     def cos(self):
-        return _node(_fcos(self.data), _COS, self)
+        return _node(_COS.number(self.data), _COS, self)
 
     def softplus(self):
-        return _node(_fsoftplus(self.data), _SOFTPLUS, self)
+        return _node(_SOFTPLUS.number(self.data), _SOFTPLUS, self)
 
     def leaky_relu(self, slope: float = 0.01):
-        d = self.data
-        return _node(d if d > 0 else slope * d, _param_op("leaky", float(slope)), self)
+        return record(_LEAKY, (self,), {"slope": float(slope)})
 
     def max(self, *others) -> Scalar:
         """Largest of several Scalars (one node): ``Scalar.max(a, b, c)`` or ``a.max(b, c)``; on
         ties the gradient is shared equally. A NaN input makes the result NaN (as NumPy's max),
         and the gradient goes to the NaN inputs."""
-        xs = _operands("max", self, others)
-        return _node_of(_nan_or(max, [x.data for x in xs]), _MAX, xs)
+        xs = _operands("Scalar.max", (self, *others))
+        return _node_of(_MAX.number(*[x.data for x in xs]), _MAX, xs)
 
     def min(self, *others) -> Scalar:
         """Smallest of several Scalars (one node), as ``max``."""
-        xs = _operands("min", self, others)
-        return _node_of(_nan_or(min, [x.data for x in xs]), _MIN, xs)
+        xs = _operands("Scalar.min", (self, *others))
+        return _node_of(_MIN.number(*[x.data for x in xs]), _MIN, xs)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Add d(self)/d(node) * gradient to ``.grad`` of every node reachable from self
@@ -470,8 +311,16 @@ class Scalar:
         backprop([self], [1.0 if gradient is None else gradient], retain_graph=retain_graph, create_graph=create_graph)
 
 
-def _toposort(roots):
-    """Nodes reachable from roots, every node after its parents (iterative: no recursion limit)."""
+_POWERS: dict = {}  # x ** p for a number p: pow_const bound to p, one per exponent
+
+
+# --- the walk ---------------------------------------------------------------------------------
+
+
+def toposort(roots) -> list:
+    """Nodes reachable from roots, every node after its parents (iterative: no recursion limit):
+    the order the backward pass runs, reversed. Raises RuntimeError when it reaches a node that a
+    backward pass without retain_graph has passed."""
     return _walk(roots)[0]
 
 
@@ -479,50 +328,121 @@ def _walk(roots):
     """``(order, mark)``: the topological order, and the mark left on every node it reached.
 
     A node stays on the stack until all its parents are placed; it re-reads its (at most two)
-    parent slots when it comes back to the top instead of keeping an iterator.
+    parent slots when it comes back to the top instead of keeping an iterator, and places a leaf
+    parent at once.
     """
     order = []
     append = order.append
     walk = object()  # this walk's mark
-    many = _MANY
+    many, freed = _MANY, _FREED
     for root in roots:
-        if root._seen is walk:
+        seen = root._seen
+        if seen is walk:
             continue
+        if seen is freed:
+            raise RuntimeError(FREED_MESSAGE)
         root._seen = walk
+        if root._a is None:
+            append(root)
+            continue
         stack = [root]
         push, pop = stack.append, stack.pop
         while stack:
             node = stack[-1]
-            a = node._a
-            if a is not None:
-                b = node._b
-                nxt = None
-                if b is many:
-                    for p in a:
-                        if p._seen is not walk:
-                            nxt = p
+            a, b = node._a, node._b
+            if b is many:
+                pushed = False
+                for p in a:
+                    seen = p._seen
+                    if seen is not walk:
+                        if seen is freed:
+                            raise RuntimeError(FREED_MESSAGE)
+                        p._seen = walk
+                        if p._a is None:
+                            append(p)
+                        else:
+                            push(p)
+                            pushed = True
                             break
-                elif a._seen is not walk:
-                    nxt = a
-                elif b is not None and b._seen is not walk:
-                    nxt = b
-                if nxt is not None:
-                    nxt._seen = walk
-                    if nxt._a is None:
-                        append(nxt)  # a leaf is placed at once
-                    else:
-                        push(nxt)
+                if pushed:
                     continue
+            else:
+                seen = a._seen
+                if seen is not walk:
+                    if seen is freed:
+                        raise RuntimeError(FREED_MESSAGE)
+                    a._seen = walk
+                    if a._a is not None:
+                        push(a)
+                        continue
+                    append(a)
+                if b is not None:
+                    seen = b._seen
+                    if seen is not walk:
+                        if seen is freed:
+                            raise RuntimeError(FREED_MESSAGE)
+                        b._seen = walk
+                        if b._a is not None:
+                            push(b)
+                            continue
+                        append(b)
             pop()
             append(node)
     return order, walk
 
 
-_FREED = (
-    "Trying to backward through the graph a second time (or to reach nodes of a graph that a "
-    "backward pass already freed). Pass retain_graph=True to the first backward call if you "
-    "need to backward through the graph again."
-)
+# --- one step: the node's rules ----------------------------------------------------------------
+
+
+def _local(fn, g, out, xs):
+    """The rules of the op ``fn`` at one node: d(out)/d(x) * g for each input x."""
+    params = fn.params
+    if fn.vjp is not None:
+        needs = (True,) * len(xs)
+        return fn.vjp(g, out, *xs, needs=needs, **params) if params else fn.vjp(g, out, *xs, needs=needs)
+    if params:
+        return [rule(g, out, *xs, **params) for rule in fn.vjps]
+    return [rule(g, out, *xs) for rule in fn.vjps]
+
+
+def _float_grads(fn, g, out, xs):
+    """The rules on Python floats; where Python raises (1/0, 0 ** -1) or gives a complex number
+    (a negative base to a fractional power), on NumPy's float64, whose IEEE answers are the
+    reference (and the NumPy back end's)."""
+    try:
+        return [pg if pg.__class__ is float else float(pg) for pg in _local(fn, g, out, xs)]
+    except (ArithmeticError, TypeError, ValueError):
+        f = np.float64
+        with np.errstate(all="ignore"):
+            return [float(pg) for pg in _local(fn, f(g), f(out), [f(x) for x in xs])]
+
+
+def step(node: Scalar, g, create_graph: bool = False) -> list:
+    """One backward step at ``node`` whose gradient is ``g``: ``[(position, parent, gradient)]``,
+    from the node's op's rules — floats, or Scalars under ``create_graph`` (recorded)."""
+    fn = node._fn
+    parents = node.parents
+    if create_graph:
+        pgs = _local(fn, g, node, parents)
+    else:
+        pgs = _float_grads(fn, g, node.data, [p.data for p in parents])
+    return [(i, p, pg) for i, (p, pg) in enumerate(zip(parents, pgs))]
+
+
+# --- the backward pass -------------------------------------------------------------------------
+
+
+def _is_zero(x):
+    return (x.__class__ is float or x.__class__ is int) and x == 0
+
+
+def _fresh(order, capture):
+    """True when no inner node (nor captured node) holds a gradient yet: the usual first backward
+    of a new graph, whose gradients can be summed in ``.grad`` itself."""
+    for node in order:
+        if node._fn is not None and not _is_zero(node.grad):
+            return False
+    return capture is None or all(_is_zero(n.grad) for n in capture)
 
 
 def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=True, capture=None):
@@ -534,110 +454,77 @@ def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=
     """
     if retain_graph is None:
         retain_graph = create_graph
-    order, mark = _walk(roots)
-    if accumulate and not create_graph and not _anomaly.get() and _fresh(order, capture):
-        _backprop_in_place(order, roots, seeds, retain_graph)
-        if capture is not None:  # they held no gradient before, so .grad is this pass's
-            return [n.grad if n._seen is mark else None for n in capture]
-        return None
-    wanted = None if capture is None else {id(n): None for n in capture}
-    _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, wanted)
-    return None if capture is None else [wanted[id(n)] for n in capture]
+    order, mark = _walk(roots)  # raises, before any gradient moves, if a node was freed
+    reached = None if capture is None else [n._seen is mark for n in capture]
+    if create_graph:
+        seeds = [s if isinstance(s, Scalar) else _lift(float(s)) for s in seeds]
+    else:
+        seeds = [float(_val(s)) for s in seeds]
+    # The pass sums its gradients in .grad itself. Nodes that hold one already (a second pass,
+    # or a pass that must leave .grad alone) have theirs set aside, and given back after.
+    kept = None
+    if not accumulate or not _fresh(order, capture):
+        kept = [n.grad for n in order]
+        for n in order:
+            n.grad = 0.0
+    try:
+        for r, s in zip(roots, seeds):
+            r.grad = s if _is_zero(r.grad) else r.grad + s
+        _backprop(order, retain_graph, create_graph, _anomaly.get())
+        got = None if capture is None else [n.grad if hit else None for n, hit in zip(capture, reached)]
+    finally:
+        if kept is not None:
+            for n, old in zip(order, kept):
+                new = n.grad
+                n.grad = old if not accumulate else (new if _is_zero(old) else old + new)
+    return got
 
 
-def _fresh(order, capture):
-    """True when no inner node (nor captured node) holds a gradient yet: the usual first backward
-    of a new graph, where gradients can be summed in ``.grad`` itself."""
-    for node in order:
-        if node._fn is not None and node.grad != 0.0:
-            return False
-    return capture is None or all(n.grad == 0.0 for n in capture)
-
-
-def _backprop_in_place(order, roots, seeds, retain_graph):
-    # Each node's .grad is complete once every node after it in ``order`` has run; add and mul,
-    # most of any graph, are inlined.
-    for r, s in zip(roots, seeds):
-        r.grad += float(s)
-    add, mul, many = _ADD, _MUL, _MANY
+def _backprop(order, retain_graph, create_graph, anomaly):
+    """The loop: every node, latest first, passes its complete gradient to its parents' .grad.
+    First order without anomaly checks, + and * are inlined; everything else goes through
+    ``step``. A gradient is added as ``(grad or -0.0) + g``: -0.0 is the exact additive identity,
+    so a first contribution keeps its sign, as on the NumPy back end (where it is assigned)."""
+    add, mul, many, freed = _ADD, _MUL, _MANY, _FREED
+    fast = not (create_graph or anomaly)
     for node in reversed(order):
         fn = node._fn
         if fn is None:
             continue
-        vjp = fn.vjp
-        if vjp is None:
-            raise RuntimeError(_FREED)
         g = node.grad
-        if g != 0.0:
+        if fast:
             a, b = node._a, node._b
             if fn is add:
-                a.grad += g
-                b.grad += g
+                a.grad = (a.grad or -0.0) + g
+                b.grad = (b.grad or -0.0) + g
             elif fn is mul:
-                a.grad += g * b.data
-                b.grad += g * a.data
+                a.grad = (a.grad or -0.0) + g * b.data
+                b.grad = (b.grad or -0.0) + g * a.data
             elif b is None:
-                a.grad += vjp(g, node.data, a.data)[0]
+                a.grad = (a.grad or -0.0) + _float_grads(fn, g, node.data, (a.data,))[0]
             elif b is not many:
-                ga, gb = vjp(g, node.data, a.data, b.data)
-                a.grad += ga
-                b.grad += gb
+                ga, gb = _float_grads(fn, g, node.data, (a.data, b.data))
+                a.grad = (a.grad or -0.0) + ga
+                b.grad = (b.grad or -0.0) + gb
             else:
-                for p, pg in zip(a, vjp(g, node.data, *[p.data for p in a])):
-                    p.grad += pg
+                for p, pg in zip(a, _float_grads(fn, g, node.data, [p.data for p in a])):
+                    p.grad = (p.grad or -0.0) + pg
+        else:
+            for _, p, pg in step(node, g, create_graph):
+                if anomaly and not math.isfinite(_val(pg)):
+                    raise FloatingPointError(f"backward of '{fn.name}' produced {_val(pg)}")
+                old = p.grad
+                p.grad = pg if _is_zero(old) else old + pg
         if not retain_graph:
-            node._fn = fn.freed
+            node._seen = freed
 
 
-def _backprop_buffered(order, roots, seeds, retain_graph, create_graph, accumulate, capture):
-    # The general pass: gradients of this pass are summed in a buffer keyed by node id, so
-    # earlier .grad values (a second backward, create_graph, capture) never leak into it.
-    grads = {}
-    for r, s in zip(roots, seeds):
-        if s.__class__ is not Scalar:
-            s = float(s)
-        k = id(r)
-        grads[k] = grads[k] + s if k in grads else s
-    anomaly = _anomaly.get()
-    token = _grad_enabled.set(True) if create_graph else None
-    try:
-        for node in reversed(order):
-            k = id(node)
-            g = grads.pop(k, None)
-            if g is None:
-                continue
-            if accumulate:
-                old = node.grad
-                node.grad = g if (old.__class__ is float and old == 0.0) else old + g
-            if capture is not None and k in capture:
-                capture[k] = g
-            fn = node._fn
-            if fn is None:
-                continue
-            vjp = fn.vjp
-            if vjp is None:
-                raise RuntimeError(_FREED)
-            prev = node._prev
-            if create_graph:
-                pgs = vjp(g, node, *prev)
-            elif len(prev) == 2:
-                pgs = vjp(g, node.data, prev[0].data, prev[1].data)
-            elif len(prev) == 1:
-                pgs = vjp(g, node.data, prev[0].data)
-            else:
-                pgs = vjp(g, node.data, *[p.data for p in prev])
-            if anomaly:
-                for pg in pgs:
-                    if not math.isfinite(_val(pg)):
-                        raise FloatingPointError(f"backward of '{fn.name}' produced {_val(pg)}")
-            for p, pg in zip(prev, pgs):
-                k = id(p)
-                if k in grads:
-                    grads[k] = grads[k] + pg
-                else:
-                    grads[k] = pg
-            if not retain_graph:
-                node._fn = fn.freed
-    finally:
-        if token is not None:
-            _grad_enabled.reset(token)
+# The ops of Scalar nodes are the Tensor ops of elementwise.py (their rules are the derivatives),
+# bound here once that module exists (``autodiff/__init__`` imports this module first).
+from autodiff.ops import elementwise as _el  # noqa: E402
+
+_ADD, _SUB, _MUL, _DIV, _NEG = _el.add, _el.sub, _el.mul, _el.div, _el.neg
+_POW, _POW_CONST = _el.pow, _el.pow_const
+_EXP, _LOG, _SQRT, _TANH, _SIGMOID, _RELU = _el.exp, _el.log, _el.sqrt, _el.tanh, _el.sigmoid, _el.relu
+_ABS, _SIN, _COS, _SOFTPLUS, _LEAKY = _el.abs, _el.sin, _el.cos, _el.softplus, _el.leaky_relu_op
+_MAX, _MIN, _COPY = _el.maximum, _el.minimum, _el.copy

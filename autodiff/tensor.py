@@ -11,7 +11,7 @@ from autodiff._mode import default_rng
 from autodiff.scalar import Scalar
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "full", "randn", "rand", "arange", "eye",
+    "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "randn", "rand", "arange", "eye",
     "zeros_like", "ones_like", "BACKENDS",
 ]
 
@@ -71,17 +71,9 @@ class Tensor:
     graph of Scalars (float64 only); ``backend="numpy"`` (the default) runs vectorised.
     """
 
-    # _parents: the op's arguments as given; _edges: (position, input) of those that require grad;
-    # _raw: the arguments' arrays, as the first-order rules receive them; _params: keyword params.
-    # _grad: None, a Tensor, or (after a first-order backward on the NumPy back end) the bare
-    # array, which the grad property wraps when first asked for; an optimizer reads it as it is.
-    # Backward's scratch space on the node itself (cheaper than dicts keyed by id): _seen, the
-    # token of the last toposort that reached it; _pending, its gradient while a first-order pass
-    # runs (None otherwise). So one graph must not be walked by two threads at once.
-    __slots__ = (
-        "data", "_rg", "_grad", "_op", "_parents", "_edges", "_raw", "_params", "_backend", "_freed", "_scope",
-        "label", "_seen", "_pending",
-    )
+    # _node: what the engine recorded about the op that made this Tensor (None for a leaf); _rg:
+    # requires_grad; _grad: the gradient Tensor (or None); _backend: "numpy" or "scalar".
+    __slots__ = ("data", "_rg", "_grad", "_node", "_backend", "label", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, backend="numpy"):
@@ -95,10 +87,7 @@ class Tensor:
             arr = _scalars(arr)
         self.data = arr
         self._backend = backend
-        self._grad = None
-        self._op, self._parents, self._params, self._scope = None, (), None, None
-        self._edges, self._raw, self._freed = (), None, False
-        self.label = self._seen = self._pending = None
+        self._grad = self._node = self.label = None
         self._rg = False
         if requires_grad:
             self.requires_grad_()
@@ -107,9 +96,7 @@ class Tensor:
     def _wrap(data: np.ndarray, backend: str) -> Tensor:
         """A leaf Tensor around ``data`` as it is (no copy, no checks)."""
         t = _new(Tensor)
-        t.data, t._backend, t._grad, t._rg, t.label = data, backend, None, False, None
-        t._op, t._parents, t._params, t._scope, t._freed = None, (), None, None, False
-        t._edges, t._raw, t._seen, t._pending = (), None, None, None
+        t.data, t._backend, t._grad, t._rg, t._node, t.label = data, backend, None, False, None, None
         return t
 
     # --- attributes ---------------------------------------------------------------------------
@@ -142,8 +129,11 @@ class Tensor:
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Set ``requires_grad`` on a leaf (in place) and return self."""
-        if self._op is not None:
+        """Set ``requires_grad`` on a leaf (in place) and return self. On a Tensor made by an op
+        (which requires grad already) ``requires_grad_()`` does nothing, as in PyTorch."""
+        if self._node is not None:
+            if requires_grad:
+                return self
             raise RuntimeError("requires_grad_: only leaf Tensors can change requires_grad; use .detach()")
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(f"requires_grad: only floating-point Tensors can require gradients, not {self.dtype}")
@@ -152,16 +142,8 @@ class Tensor:
 
     @property
     def grad(self):
-        g = self._grad
-        if g.__class__ is np.ndarray:  # left bare by backward: wrapped when first asked for
-            g = self._grad = Tensor._wrap(g, self._backend)
-        return g
-
-    def _grad_array(self):
-        """The gradient's values as an ndarray (None without one), without wrapping a gradient
-        backward left bare: what an optimizer reads."""
-        g = self._grad
-        return g if g is None or g.__class__ is np.ndarray else g.numpy()
+        """The gradient that backward accumulated (a Tensor of the same shape and back end), or None."""
+        return self._grad
 
     @grad.setter
     def grad(self, value):
@@ -179,17 +161,21 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._op is None
+        return self._node is None
 
     @property
     def op(self) -> str:
         """Name of the op that made this Tensor ("" for a leaf)."""
-        return self._op.name if self._op is not None else ""
+        return self._node.op.name if self._node is not None else ""
 
     @property
     def parents(self) -> tuple:
-        """The Tensor inputs of the op that made this Tensor, in operand order."""
-        return tuple(p for p in self._parents if isinstance(p, Tensor))
+        """The Tensor inputs of the op that made this Tensor, in operand order (empty for a leaf,
+        and once a backward pass without ``retain_graph`` has released the graph)."""
+        node = self._node
+        if node is None or node.args is None:
+            return ()
+        return tuple(p for p in node.args if isinstance(p, Tensor))
 
     @property
     def T(self) -> Tensor:
@@ -247,7 +233,7 @@ class Tensor:
             extra += f", dtype={self.dtype}"
         if self._backend != "numpy":
             extra += f", backend={self._backend!r}"
-        if self._op is not None:
+        if self._node is not None:
             extra += f", op={self.op!r}"
         elif self._rg:
             extra += ", requires_grad=True"
@@ -261,7 +247,7 @@ class Tensor:
         _check_backend(backend)
         if backend == self._backend:
             return self
-        return Tensor(self.numpy(), requires_grad=self._rg and self._op is None, backend=backend)
+        return Tensor(self.numpy(), requires_grad=self._rg and self._node is None, backend=backend)
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory on the NumPy back end)."""
@@ -269,24 +255,29 @@ class Tensor:
             return Tensor(self.numpy(), backend="scalar")
         return Tensor._wrap(self.data, self._backend)
 
-    def _assign_(self, values) -> None:
-        """Overwrite a leaf's values in place (optimizers, ``load_state_dict``); the object and, on
-        the scalar back end, its Scalars keep their identity, so graphs and viewers see the change."""
+    def copy_(self, values) -> Tensor:
+        """Overwrite the values in place, unrecorded (optimizers and ``load_state_dict`` use it, as
+        PyTorch does under ``no_grad``); the object and, on the scalar back end, its Scalars keep
+        their identity, so graphs and viewers see the change. Returns self."""
+        if isinstance(values, Tensor):
+            values = values.numpy()
         if self.data.dtype == object:
-            for s, v in zip(self.data.flat, np.asarray(values, dtype=np.float64).ravel().tolist()):
+            for s, v in zip(self.data.flat, np.broadcast_to(np.asarray(values, dtype=np.float64), self.shape).ravel().tolist()):
                 s.data = v
         else:
             self.data[...] = values
+        return self
 
-    def _move_(self, backend: str, dtype=None) -> None:
-        """Move a leaf to ``backend`` (and ``dtype``) in place, dropping its gradient: ``Module.to``
-        keeps the same Tensor objects so optimizers holding them stay valid."""
+    def to_(self, backend: str, dtype=None) -> Tensor:
+        """Move a leaf to ``backend`` (and ``dtype``) in place, dropping its gradient, and return
+        it: ``Module.to`` keeps the same Tensor objects, so optimizers holding them stay valid."""
         _check_backend(backend)
-        if self._op is not None:
-            raise RuntimeError("_move_: only leaf Tensors can change back end in place")
+        if self._node is not None:
+            raise RuntimeError("to_: only leaf Tensors can change back end in place")
         values = self.numpy() if dtype is None else self.numpy().astype(dtype)
         self.data = _scalars(values) if backend == "scalar" else np.array(values)  # never alias
         self._backend, self._grad = backend, None
+        return self
 
     def astype(self, dtype) -> Tensor:
         return _ops.astype(self, dtype=np.dtype(dtype))
@@ -299,7 +290,7 @@ class Tensor:
         afterwards unless ``retain_graph``; ``create_graph=True`` records the backward pass so the
         gradients can be differentiated again.
         """
-        _engine.backward(self, gradient, retain_graph, create_graph)
+        _backward.backward(self, gradient, retain_graph, create_graph)
 
     # --- arithmetic ---------------------------------------------------------------------------
     def __add__(self, other):
@@ -480,6 +471,23 @@ def tensor(data, requires_grad=False, dtype=None, backend="numpy") -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, backend=backend)
 
 
+def as_tensor(data, backend=None) -> Tensor:
+    """A Tensor that shares ``data`` when it can (PyTorch's ``as_tensor``): a float, integer or
+    boolean ndarray is used as it is (no copy; the NumPy back end), and an object array of
+    Scalars becomes a scalar-back-end Tensor holding those very Scalars. Anything else is
+    copied, as ``Tensor(data, backend=...)`` does."""
+    if isinstance(data, Tensor):
+        return data if backend in (None, data.backend) else data.to(backend)
+    if type(data) is np.ndarray:
+        if data.dtype == object and backend in (None, "scalar"):
+            if not all(isinstance(s, Scalar) for s in data.flat):
+                raise TypeError("as_tensor: an object array must hold Scalars")
+            return Tensor._wrap(data, "scalar")
+        if data.dtype.kind in "biuf" and backend in (None, "numpy"):
+            return Tensor._wrap(data, "numpy")
+    return Tensor(data, backend=backend or "numpy")
+
+
 def _shape_arg(shape, fn):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -555,7 +563,7 @@ def eye(n, m=None, dtype=None, backend="numpy", requires_grad=False) -> Tensor:
 
 
 # Tensor's methods call the ops, which build Tensors: imported last, once Tensor exists.
-from autodiff import _engine, ops as _ops  # noqa: E402
+from autodiff import _backward, ops as _ops  # noqa: E402
 from autodiff._engine import apply as _apply  # noqa: E402
 from autodiff.ops import reduce as _reduce  # noqa: E402
 from autodiff.ops.elementwise import add as _add, div as _div, mul as _mul, neg as _neg, relu as _relu, sub as _sub  # noqa: E402

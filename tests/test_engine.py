@@ -311,17 +311,19 @@ class _GradOut(ad.Function):
         return out, None
 
 
-@pytest.mark.parametrize("keep", [False, True])
-def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
-    x = ad.Tensor([1.0, 2.0], requires_grad=True)
-    _GradOut.apply(x, "kept" if keep else "fresh").sum().backward()
-    if keep:  # the Function still holds its array: the leaf gets a copy
-        assert not np.shares_memory(x.grad.numpy(), _GradOut.kept[-1])
-    else:  # nobody else holds it: handed over, not copied (both alive at a copy, so ids differ)
-        assert id(x.grad.numpy()) == _GradOut.made[-1]
-    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+@pytest.mark.parametrize("kind", ["fresh", "kept", "view", "view of kept", "sliver"])
+def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(kind):
+    # A custom Function declares nothing about the arrays its backward returns: whatever it
+    # returns (an array it keeps, a view of one), the leaf's .grad is an array of its own.
+    n = 3 if kind in ("view", "view of kept", "sliver") else 2
+    x = ad.Tensor(np.arange(1.0, n + 1.0), requires_grad=True)
+    _GradOut.apply(x, kind).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(n))
+    for held in _GradOut.kept:
+        assert not np.shares_memory(x.grad.numpy(), held)
+    assert x.grad.numpy().flags.writeable and x.grad.numpy().flags.owndata
     # the caller's gradient array, and one array handed to two leaves, are copied too, by the
-    # first-order pass and by the general one (anomaly mode)
+    # first-order pass and in anomaly mode
     for anomaly in (False, True):
         g = np.array([3.0, 4.0])
         a, b = ad.Tensor([1.0, 2.0], requires_grad=True), ad.Tensor([1.0, 2.0], requires_grad=True)
@@ -333,20 +335,31 @@ def test_a_leaf_grad_never_shares_memory_with_an_array_held_elsewhere(keep):
         np.testing.assert_array_equal(a.grad.numpy(), [3.0, 4.0])
 
 
-@pytest.mark.parametrize("kind, kept", [("view", True), ("view of kept", False), ("sliver", False)])
-def test_a_leaf_keeps_a_view_only_when_nothing_else_reaches_its_memory(kind, kept):
-    # "view": a padded gradient cut down, whose memory nothing else can reach
-    x = ad.Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    _GradOut.apply(x, kind).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 1.0])
-    assert (id(x.grad.numpy()) == _GradOut.made[-1]) == kept  # kept: no copy of the view was made
-    if kind == "view of kept":
-        assert not np.shares_memory(x.grad.numpy(), _GradOut.kept[-1])
+@pytest.mark.parametrize("fresh", [True, False])
+def test_whether_a_leaf_keeps_a_rules_array_is_what_the_op_declares(fresh):
+    # No reference counts are read: an op that declares its rule's arrays fresh hands them to the
+    # leaf as they are; one that does not gets them copied. (This op's rule lies on purpose — it
+    # keeps the array it returns — to show which of the two decided.)
+    kept = []
+
+    def rule(g, out, x):
+        kept.append(np.array(g, copy=True))
+        return kept[-1]
+
+    op = Op("identity_keeping", lambda x: x.copy(), (rule,), fresh=fresh)
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    op(x).backward(gradient=np.array([5.0, 6.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 6.0])
+    assert np.shares_memory(x.grad.numpy(), kept[-1]) == fresh
+    # a gradient that the engine summed back over broadcast axes is its own, whatever the op says
+    y = ad.Tensor([1.0], requires_grad=True)
+    op(y * np.ones(3)).backward(gradient=np.array([1.0, 2.0, 3.0]))
+    assert y.grad.item() == 6.0 and not np.shares_memory(y.grad.numpy(), kept[-1])
 
 
 def test_leaf_gradients_accumulate_however_they_are_read_between_passes():
-    # A first-order pass leaves a leaf's gradient bare (wrapped when .grad is first read); every
-    # mix of passes and reads must still add up and keep one .grad Tensor once it exists.
+    # Every mix of passes (first order, anomaly mode) and reads must add up and keep one .grad
+    # Tensor once it exists (accumulated in place, as PyTorch does).
     x = ad.Tensor([1.0, 2.0], requires_grad=True)
     (x * 3.0).sum().backward()
     (x * 4.0).sum().backward()  # bare + bare
@@ -357,11 +370,11 @@ def test_leaf_gradients_accumulate_however_they_are_read_between_passes():
     assert x.grad is first
     np.testing.assert_array_equal(first.numpy(), [12.0, 12.0])
     y = ad.Tensor([1.0, 2.0], requires_grad=True)
-    (y * 2.0).sum().backward()  # bare, then the general pass (anomaly mode) adds to it
+    (y * 2.0).sum().backward()  # then a pass in anomaly mode adds to it
     with ad.detect_anomaly():
         (y * 3.0).sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [5.0, 5.0])
-    w = ad.Tensor([1.0, 1.0], requires_grad=True)  # an optimizer steps on a bare gradient
+    w = ad.Tensor([1.0, 1.0], requires_grad=True)  # an optimizer steps on a gradient never read
     (w * ad.Tensor([2.0, -4.0])).sum().backward()
     ad.nn.optim.SGD([w], lr=0.5).step()
     np.testing.assert_array_equal(w.numpy(), [0.0, 3.0])
@@ -387,7 +400,7 @@ def test_saved_arrays_reach_the_rule_only_when_the_call_is_recorded():
     np.testing.assert_array_equal(op(np.array([1.0, -3.0])), [1.0, 9.0])  # arrays in: the result alone
     with ad.no_grad():
         y = op(x)
-    assert not y.requires_grad and y._params is None  # nothing kept for a call that is not recorded
+    assert not y.requires_grad and y.is_leaf and ad.graph.saved(y) is None  # nothing kept unrecorded
     y = op(x).sum()
     y.backward(retain_graph=True)
     y.backward()  # the rule must leave its saved arrays as they were for a second pass
@@ -498,11 +511,11 @@ def test_what_a_forward_saved_goes_with_the_graph_after_backward():
         y = op(x)
         if first_order:
             y.sum().backward(retain_graph=True)
-            assert y._params["saved"] is not None  # kept for the next pass
+            assert ad.graph.saved(y) is not None  # kept for the next pass
             y.sum().backward()
         else:  # the general pass (ad.grad)
             ad.grad(y.sum(), x)
-        assert y._params["saved"] is None
+        assert ad.graph.saved(y) is None and ad.graph.freed(y)
 
 
 class _Sq(ad.Function):

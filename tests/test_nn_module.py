@@ -72,12 +72,12 @@ def test_call_records_the_module_scope_for_graph_clusters():
     model = nn.MLP([2, 3, 1], rng=0)
     x = ad.Tensor(np.ones((1, 2)))
     out = model(x)
-    assert out._scope == "MLP/Linear[2]"
+    assert ad.graph.scope(out) == "MLP/Linear[2]"
     assert out.op == "linear"  # x @ W + b is one node
     hidden = out.parents[0]  # the relu output, made from layer 0's linear node
-    assert hidden._scope == "MLP/ReLU[1]"
-    assert hidden.parents[0]._scope == "MLP/Linear[0]"
-    assert ad.Tensor([1.0], requires_grad=True).sum()._scope is None  # outside any module
+    assert ad.graph.scope(hidden) == "MLP/ReLU[1]"
+    assert ad.graph.scope(hidden.parents[0]) == "MLP/Linear[0]"
+    assert ad.graph.scope(ad.Tensor([1.0], requires_grad=True).sum()) is None  # outside any module
 
 
 def test_to_moves_parameters_in_place_and_keeps_identity():

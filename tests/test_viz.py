@@ -68,7 +68,7 @@ def test_tensor_graph_one_node_per_tensor_with_shapes_and_params():
 def test_an_op_node_shows_its_params_but_not_the_arrays_it_saved():
     x = ad.Tensor(np.zeros((40, 5)), requires_grad=True)
     loss = ad.nn.cross_entropy(x, np.arange(40) % 5, reduction="sum")
-    assert "saved" in loss._params  # cross-entropy keeps its exponentials for the rule
+    assert ad.graph.saved(loss) is not None  # cross-entropy keeps its exponentials for the rule
     src = viz.draw(loss).source
     assert "reduction=&#x27;sum&#x27;" in src and "saved" not in src
     # a saved value short enough to print is left out too
@@ -100,7 +100,7 @@ def test_marks_nan_and_dead_parameters():
     W = ad.Tensor(-np.ones((3, 2)), requires_grad=True)
     loss = (x @ W).relu().sum()
     assert "dead" not in viz.draw(loss).source  # before backward a zero gradient means nothing
-    loss.backward()
+    loss.backward(retain_graph=True)  # (a Tensor graph is drawn after backward only if kept)
     assert "grad = 0 (dead)" in viz.draw(loss).source
     W2 = ad.Tensor([[1.0, -1.0], [1.0, -1.0], [1.0, -1.0]], requires_grad=True)
     (x @ W2).relu().sum().backward()  # the second unit is dead: its column gets no gradient
@@ -224,29 +224,38 @@ def test_explain_lecture_example_by_hand():
     assert a.grad == 0.0  # explain does not run backward
 
 
-def test_explain_after_backward_sums_uses_and_finds_freed_rules():
+def test_explain_after_backward_sums_uses_and_says_when_the_graph_was_released():
     a = ad.Scalar(3.0, label="a")
     y = a * a + a ** 2  # dy/da = 2a + 2a = 12 at a = 3
     before = viz.explain(y)
-    y.backward()  # frees the graph: the rules must still be found
+    y.backward(retain_graph=True)
     after = _steps(viz.explain(y))
     assert "-> a = 3 local 6 passes 6" in after  # x**2: local 2a
     leaf = next(ln for ln in after if ln.startswith("a = 3 grad"))
     assert leaf.startswith("a = 3 grad 12 (= ") and leaf.endswith(".grad = 12")
     assert before.splitlines()[:12] == viz.explain(y).splitlines()[:12]
+    y.backward()  # without retain_graph: the graph is released
+    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
+        viz.explain(y)
+    assert viz.draw(y).source.count(" -> ") == 8  # a Scalar graph keeps its edges: micrograd's drawing works
 
 
-def test_explain_tensor_graph_after_backward_freed_it():
-    # The docstring's promise on the NumPy back end too: backward frees the graph (and drops what
-    # cross-entropy saved for its rule), explain still walks it and finds the same steps.
+def test_explain_and_draw_of_a_released_tensor_graph_say_to_retain_it():
+    # backward without retain_graph releases a Tensor graph's edges and what cross-entropy saved
+    # for its rule, so memory goes as backward runs; explain and draw then say what to do.
     x = ad.Tensor(np.linspace(-1, 1, 120).reshape(40, 3), requires_grad=True)
-    loss = ad.nn.cross_entropy(x * 2.0, np.arange(40) % 3)
+
     def chain(text):  # the steps of the backward pass (the leaves' lines add .grad once it is set)
         return [ln for ln in _steps(text) if ln.startswith(("step", "->"))]
 
+    loss = ad.nn.cross_entropy(x * 2.0, np.arange(40) % 3)
     before = chain(viz.explain(loss))
-    loss.backward()
+    loss.backward(retain_graph=True)
     assert len(before) == 4 and chain(viz.explain(loss)) == before
+    loss.backward()
+    for show in (viz.explain, viz.draw):
+        with pytest.raises(RuntimeError, match=r"backward\(retain_graph=True\)"):
+            show(loss)
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()  # the graph is still freed for backward itself
 

@@ -167,7 +167,7 @@ def _step_graph(out, model, nn, X, y):
     model.to("numpy")
     loss = nn.cross_entropy(model(ad.Tensor(X[:4])), y[:4])
     loss.label = "loss"
-    loss.backward()
+    loss.backward(retain_graph=True)  # (kept for the drawing)
     path = out / ("step-graph.svg" if shutil.which("dot") else "step-graph.dot")
     return viz.render(loss, path, cluster=True, params=model.named_parameters(), max_nodes=None)
 

@@ -133,7 +133,7 @@ def _ce_rule(g, out, x, target, reduction, saved=None):
     return s * (g / n) if reduction == "mean" else s * g
 
 
-_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar, saves=True)
+_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar, saves=True, fresh=True)
 
 
 def _class_target(target, shape, where):
@@ -223,6 +223,7 @@ _bce_with_logits = Op(  # d/dx = Ïƒ(x) - t; fused for accuracy (softplus(x) - xÂ
     _bce_forward,
     (lambda g, out, x, target: g * (sigmoid(x) - target),),
     scalar=_bce_scalar,
+    fresh=True,
 )
 
 

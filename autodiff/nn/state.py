@@ -17,7 +17,7 @@ __all__ = ["load_state", "save_state"]
 
 def _assign(p: Tensor, values: np.ndarray) -> None:
     """Write ``values`` into the parameter ``p`` in place, on either back end."""
-    p._assign_(values)
+    p.copy_(values)
 
 
 def _label(p: Tensor, name: str) -> None:
@@ -33,7 +33,7 @@ def _label(p: Tensor, name: str) -> None:
 
 def _convert(p: Tensor, backend: str, dtype) -> None:
     """Move a parameter to ``backend``/``dtype`` in place (its gradient is dropped), keeping its labels."""
-    p._move_(backend, dtype)
+    p.to_(backend, dtype)
     if p.label:
         _label(p, p.label)
 

@@ -42,16 +42,17 @@ _softmax = Op(  # J^T g = s * (g - <g, s>)
     _softmax_forward,
     (lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),),
     scalar=_softmax_scalar,
+    fresh=True,
 )
 def _log_softmax_rule(g, out, a, axis):  # J^T g = g - softmax * sum(g)
-    if type(g) is np.ndarray:  # first order: the same formula with one array, ours, in place
+    if type(out) is np.ndarray:  # first order: the same formula with one array, ours, in place
         s = np.exp(out)
         s *= kept_reduce(np.add, g, axis)
         return np.subtract(g, s, out=s)
     return g - exp(out) * g.sum(axis=axis, keepdims=True)
 
 
-_log_softmax = Op("log_softmax", _log_softmax_forward, (_log_softmax_rule,), scalar=_log_softmax_scalar)
+_log_softmax = Op("log_softmax", _log_softmax_forward, (_log_softmax_rule,), scalar=_log_softmax_scalar, fresh=True)
 
 
 def _axis(x, axis, where):

@@ -96,19 +96,21 @@ def _pad_adjoint_forward(g, pad_width, mode, shape):
             cells = np.r_[0:lo, lo + n : lo + n + hi]
             np.add.at(np.moveaxis(core, ax, 0), _source_cells(n, lo, hi, mode), np.moveaxis(out, ax, 0)[cells])
         out = core
-    return out
+    return out if out is not g else g.copy()  # (nothing padded: still an array of its own)
 
 
 pad_adjoint = Op(  # the adjoint of a linear map's adjoint is the map: pad again
     "pad_adjoint",
     _pad_adjoint_forward,
     (lambda g, out, a, pad_width, mode, shape: _pad(g, pad_width=pad_width, mode=mode),),
+    fresh=True,
 )
 _pad = Op(
     "pad",
     _pad_forward,
     (lambda g, out, a, pad_width, mode: pad_adjoint(g, pad_width=pad_width, mode=mode, shape=a.shape),),
     scalar=owned(_pad_forward),
+    fresh=True,
 )
 
 

@@ -68,11 +68,13 @@ _gather = Op(
     "max_pool_gather",
     _gather_forward,
     (lambda grad, out, x, winner, ksize, stride: _scatter(grad, winner=winner, ksize=ksize, stride=stride, shape=x.shape),),
+    fresh=True,
 )
 _scatter = Op(
     "max_pool_scatter",
     _scatter_forward,
     (lambda grad, out, gy, winner, ksize, stride, shape: _gather(grad, winner=winner, ksize=ksize, stride=stride),),
+    fresh=True,
 )
 
 
@@ -90,7 +92,7 @@ def _max_pool_rule(grad, out, x, ksize, stride):  # d max / dx = 1 at the winner
     return _scatter(grad, winner=winner, ksize=ksize, stride=stride, shape=tuple(x.shape))
 
 
-_max_pool = Op("max_pool", _max_forward, (_max_pool_rule,), scalar=_max_pool_scalar)
+_max_pool = Op("max_pool", _max_forward, (_max_pool_rule,), scalar=_max_pool_scalar, fresh=True)
 
 
 def _avg_forward(x, ksize, stride):
@@ -112,11 +114,13 @@ _avg_pool = Op(  # y = mean of the window: every cell of it gets grad / K
     "avg_pool",
     _avg_forward,
     (lambda grad, out, x, ksize, stride: _avg_adjoint(grad, ksize=ksize, stride=stride, shape=tuple(x.shape)),),
+    fresh=True,
 )
 _avg_adjoint = Op(
     "avg_pool_adjoint",
     _avg_adjoint_forward,
     (lambda grad, out, gy, ksize, stride, shape: _avg_pool(grad, ksize=ksize, stride=stride),),
+    fresh=True,
 )
 
 

@@ -99,12 +99,14 @@ _max = Op(
     lambda x, axis, keepdims: kept_reduce(np.maximum, x, axis, keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims) * _extremum_weights(a, out, axis, keepdims),),
     scalar=_extremum_scalar(Scalar.max),
+    fresh=True,
 )
 _min = Op(
     "min",
     lambda x, axis, keepdims: kept_reduce(np.minimum, x, axis, keepdims),
     (lambda g, out, a, axis, keepdims: _spread(g, a.shape, axis, keepdims) * _extremum_weights(a, out, axis, keepdims),),
     scalar=_extremum_scalar(Scalar.min),
+    fresh=True,
 )
 
 
@@ -172,6 +174,7 @@ _logsumexp = Op(  # d lse / dx = softmax(x) = exp(x - lse)
     _lse_forward,
     (lambda g, out, a, axis, keepdims: _keep(g, a.shape, axis, keepdims) * exp(a - _keep(out, a.shape, axis, keepdims)),),
     scalar=_lse_scalar,
+    fresh=True,
 )
 
 

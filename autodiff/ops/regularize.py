@@ -24,7 +24,7 @@ def _float_dtype(x):
 # --- dropout ----------------------------------------------------------------------------------
 
 _dropout = Op(  # y = x * scale, scale = mask / (1 - p), a constant drawn once: dy/dx = scale
-    "dropout", lambda x, scale: x * scale, (lambda grad, out, x, scale: grad * scale,)
+    "dropout", lambda x, scale: x * scale, (lambda grad, out, x, scale: grad * scale,), fresh=True
 )
 
 
@@ -77,7 +77,7 @@ def _normalize_rule(grad, out, x, axes, eps, saved=None):
 
 _normalize = Op(
     "batch_norm", _normalize_forward, (_normalize_rule,), scalar=lambda x, axes, eps: _normalize_forward(x, axes, eps)[0],
-    saves=True,
+    saves=True, fresh=True,
 )
 
 

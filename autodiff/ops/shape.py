@@ -210,4 +210,5 @@ getitem = Op(
     _getitem_forward,
     (lambda g, out, a, index: index_add(g, index=index, shape=a.shape),),
     scalar=owned(_getitem_forward),
+    fresh=True,
 )

@@ -129,5 +129,5 @@ def _convolve_full_vjp(grad, out, g, w, needs, d):
     ]
 
 
-correlate = Op("correlate", _correlate_forward, vjp=_correlate_vjp)
-convolve_full = Op("convolve_full", _convolve_full_forward, vjp=_convolve_full_vjp)
+correlate = Op("correlate", _correlate_forward, vjp=_correlate_vjp, fresh=True)
+convolve_full = Op("convolve_full", _convolve_full_forward, vjp=_convolve_full_vjp, fresh=True)

@@ -111,7 +111,7 @@ def _filter_forward(x, w, mode, d):
 
 
 def _filter_vjp(grad, out, x, w, needs, mode, d):
-    if _fast(x, w, d) and isinstance(grad, np.ndarray):
+    if _fast(x, w, d) and isinstance(out, np.ndarray):  # first order (arrays)
         return _rows_vjp(grad, x, w, needs, mode)
     # z = pad(x) ⋆ w:  dx = padᵀ(grad * w), the full convolution folded back by the padding adjoint;
     #                  dw_j = Σ_i grad_i pad(x)_{i+j} = pad(x) ⋆ grad
@@ -122,4 +122,4 @@ def _filter_vjp(grad, out, x, w, needs, mode, d):
     ]
 
 
-filter_op = Op("convolve", _filter_forward, vjp=_filter_vjp)
+filter_op = Op("convolve", _filter_forward, vjp=_filter_vjp, fresh=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autodiff import graph
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
 
@@ -61,11 +62,21 @@ def walk(roots, parents_of, limit=None):
 
 
 def _tensor_parents(t):
-    return [p for p in t._parents if isinstance(p, Tensor)]
+    return t.parents
 
 
 def _scalar_parents(s):
-    return s._prev
+    return s.parents
+
+
+def _check_not_freed(root):
+    """Tensor graphs lose their edges in a backward pass without retain_graph: say so, rather
+    than draw the output alone."""
+    if graph.freed(root):
+        raise RuntimeError(
+            "viz: backward() has released this graph (it keeps no edges, to free memory); call "
+            "backward(retain_graph=True) to draw or explain it afterwards, or draw it before backward"
+        )
 
 
 def _floats(x):
@@ -96,8 +107,8 @@ def _leaf_scopes(tensors):
     users = {}
     for t in tensors:
         for p in _tensor_parents(t):
-            if p._op is None and p._scope is None and p._rg:
-                users.setdefault(id(p), set()).add(t._scope)
+            if p.is_leaf and p.requires_grad:
+                users.setdefault(id(p), set()).add(graph.scope(t))
     return {k: next(iter(s)) for k, s in users.items() if len(s) == 1 and None not in s}
 
 
@@ -107,16 +118,14 @@ def _tensor_graph(root, limit, names):
     index = {id(t): i for i, t in enumerate(tensors)}
     nodes = []
     for i, t in enumerate(tensors):
-        leaf = t._op is None
+        leaf = t.is_leaf
         params = None
-        if not leaf and t._params:
-            params = ", ".join(  # (not the arrays an op saved for its rule)
-                f"{k}={_short(v)}" for k, v in t._params.items() if k != "saved" and _short(v) is not None
-            )
+        if not leaf:
+            params = ", ".join(f"{k}={_short(v)}" for k, v in graph.params(t).items() if _short(v) is not None)
         grad = None if t.grad is None else _floats(t.grad)
         node = Node(
             i, names.get(id(t)) or t.label or "", t.op, params or None, t.shape, _floats(t), grad,
-            leaf, leaf and t.requires_grad, t._scope if t._scope is not None else leaf_scope.get(id(t)),
+            leaf, leaf and t.requires_grad, graph.scope(t) if not leaf else leaf_scope.get(id(t)),
         )
         node.parents = [index[id(p)] for p in _tensor_parents(t)]
         nodes.append(node)
@@ -142,20 +151,20 @@ def _scalar_context(root, names):
         if t.data.dtype != object:
             continue
         name = names.get(id(t)) or t.label
-        scope = t._scope if t._scope is not None else leaf_scope.get(id(t))
+        scope = graph.scope(t) if not t.is_leaf else leaf_scope.get(id(t))
         cells = t.data.ravel().tolist()
         if name:
             for j, s in enumerate(cells):
                 idx = np.unravel_index(j, t.shape) if t.shape else ()
                 labels.setdefault(id(s), f"{name}[{', '.join(str(int(v)) for v in idx)}]" if t.shape else name)
-        if t._op is None:
+        if t.is_leaf:
             if t.requires_grad:
                 params.update(id(s) for s in cells)
             for s in cells:
                 scopes.setdefault(id(s), scope)
             continue
         # Scalars not yet claimed by a parent Tensor were made by this Tensor's op.
-        inner = walk(cells, lambda s: [p for p in s._prev if id(p) not in scopes])
+        inner = walk(cells, lambda s: [p for p in s.parents if id(p) not in scopes])
         for s in inner:
             scopes.setdefault(id(s), scope)
     return labels, scopes, params
@@ -166,7 +175,7 @@ def _scalar_graph(roots, order, labels=None, scopes=None, params=None):
     index = {id(s): i for i, s in enumerate(order)}
     nodes = []
     for i, s in enumerate(order):
-        leaf = not s._prev
+        leaf = s.is_leaf
         # In a Scalar graph every leaf receives a gradient, so every leaf counts as a parameter;
         # on the scalar back end only the Scalars of requires_grad leaf Tensors do.
         is_param = leaf and (params is None or id(s) in params)
@@ -174,7 +183,7 @@ def _scalar_graph(roots, order, labels=None, scopes=None, params=None):
             i, s.label or labels.get(id(s), ""), s.op, None, None, s.data, _floats(s.grad), leaf, is_param,
             scopes.get(id(s)),
         )
-        node.parents = [index[id(p)] for p in s._prev]
+        node.parents = [index[id(p)] for p in s.parents]
         nodes.append(node)
     return nodes, [index[id(r)] for r in roots]
 
@@ -191,6 +200,7 @@ def collect(root, max_nodes=None, params=None):
         nodes, roots = _scalar_graph([root], walk([root], _scalar_parents, max_nodes))
         ran = _floats(root.grad) != 0
     elif isinstance(root, Tensor):
+        _check_not_freed(root)
         if root.backend == "scalar" and root.data.dtype == object:
             cells = root.data.ravel().tolist()
             order = walk(cells, _scalar_parents, max_nodes)  # first: a huge graph fails fast

@@ -1,42 +1,23 @@
 """The backward pass as text: the chain-rule bookkeeping of every step, in the order the engine runs it.
 
-Nothing is recomputed by hand: the steps follow the engine's own topological order and call the
-ops' own derivative rules (``autodiff/scalar.py`` for Scalars, the Tensor ops' rules for the NumPy
-back end). The local derivative of a Scalar op is its rule run with incoming gradient 1; what a
-step passes on is the rule run with the real incoming gradient, as ``backward()`` does. The
-walk-through only reads the graph, so it works before and after ``backward()`` and changes no
-``.grad``.
+Nothing is recomputed by hand: the steps follow the engine's own topological order
+(``ad.graph.toposort``) and each step is the engine's own (``ad.graph.step``: the op's derivative
+rules from ``autodiff/ops``). The local derivative of a Scalar op is its step at incoming gradient
+1; what a step passes on is its step at the real incoming gradient, as ``backward()`` does. The
+walk-through only reads the graph and changes no ``.grad``; it works before ``backward()``, and
+after it when that kept the graph (``retain_graph=True``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autodiff import _engine, scalar as _scalar
-from autodiff._mode import no_grad
+from autodiff import graph
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
-from autodiff.viz._graph import _param_names, _scalar_context, _tensor_parents, walk
+from autodiff.viz._graph import _check_not_freed, _param_names, _scalar_context, _tensor_parents, walk
 
 __all__ = ["explain"]
-
-_FREED_TWINS = None
-
-
-def _rule(fn):
-    """The derivative rule of a Scalar's op, also after backward freed the graph: a freed node
-    points to its op's rule-less twin, from which the live op is found again."""
-    global _FREED_TWINS
-    if fn.vjp is not None:
-        return fn.vjp
-    if _FREED_TWINS is None:
-        ops = [v for v in vars(_scalar).values() if isinstance(v, _scalar._Op)]
-        _FREED_TWINS = {id(op.freed): op for op in ops}
-    op = _FREED_TWINS.get(id(fn))
-    if op is None and fn.param is not None:  # x ** p, p ** x, leaky_relu(slope): rebuilt from p
-        kind = "leaky" if fn.name == "leaky_relu" else ("pow" if fn.name.startswith("**") else "rpow")
-        op = _scalar._param_op(kind, fn.param)
-    return None if op is None else op.vjp
 
 
 def _num(x) -> str:
@@ -54,8 +35,18 @@ def _sum_text(parts) -> str:
     return f"{_num(sum(parts))} (= {shown}, one term per use)"
 
 
+def _order(roots):
+    try:
+        return graph.toposort(roots)  # the engine's own order
+    except RuntimeError:
+        raise RuntimeError(
+            "explain: backward() has released this graph; call backward(retain_graph=True) to explain it "
+            "afterwards, or explain before backward"
+        ) from None
+
+
 def _explain_scalars(roots, seeds, labels, max_steps):
-    order = _scalar._toposort(roots)  # the engine's own order
+    order = _order(roots)
     index = {id(s): i for i, s in enumerate(order)}
 
     def name(s):
@@ -83,21 +74,15 @@ def _explain_scalars(roots, seeds, labels, max_steps):
         if got is None:
             continue  # not reached: no gradient flows through it
         g = sum(got)
-        if not node._prev:
+        if node.is_leaf:
             leaves.append((node, got))
             continue
-        rule = _rule(node._fn)
-        prev = node._prev
-        args = [p.data for p in prev]
+        local = graph.step(node, 1.0)
+        passed = graph.step(node, g)
         steps += 1
-        if rule is None:
-            raise RuntimeError(f"explain: the rule of op '{node.op}' is gone (freed by backward); "
-                               f"call backward(retain_graph=True) or explain before backward")
-        local = rule(1.0, node.data, *args)
-        passed = rule(g, node.data, *args)
         if steps <= max_steps:
             lines.append(f"step {steps}: {show(node)}  [{node.op}]  g = {_sum_text(got)}")
-        for p, loc, pg in zip(prev, local, passed):
+        for (_, p, loc), (_, _, pg) in zip(local, passed):
             parts.setdefault(id(p), []).append(_float(pg))
             if steps <= max_steps:
                 lines.append(f"    -> {show(p):<24} local {_num(_float(loc)):>10}   passes {_num(_float(pg))}")
@@ -119,16 +104,6 @@ def _norm(a) -> str:
     return _num(a.reshape(())) if a.size == 1 else f"‖·‖ {_num(np.linalg.norm(a))}"
 
 
-def _tensor_step(node, g):
-    """Parent gradients of one backward step, one per operand position (the same Tensor may
-    be two operands, x - x): the engine's own first-order step."""
-    out = [None] * len(node._parents)
-    with no_grad():
-        for i, _, pg in _engine.node_step(node, g):
-            out[i] = pg
-    return out
-
-
 def _explain_tensors(root, seed, names, max_steps):
     index = {id(t): i for i, t in enumerate(walk([root], _tensor_parents))}
 
@@ -145,26 +120,25 @@ def _explain_tensors(root, seed, names, max_steps):
     ]
     grads = {id(root): [seed]}
     steps, leaves = 0, []
-    for node in reversed(_engine._toposort([root], freed_ok=True)):
+    for node in reversed(_order([root])):
         got = grads.pop(id(node), None)
         if got is None:
             continue
         g = sum(got[1:], got[0])
-        if node._op is None:
+        if node.is_leaf:
             leaves.append((node, g))
             continue
         steps += 1
         uses = f" (sum of {len(got)} uses)" if len(got) > 1 else ""
         if steps <= max_steps:
             lines.append(f"step {steps}: {show(node)}  g {g.shape} {_norm(g)}{uses}")
-        for p, pg in zip(node._parents, _tensor_step(node, g)):
-            if not isinstance(p, Tensor):
-                continue
-            if pg is None:
-                text = "no gradient (does not require grad)"
+        passed = {i: pg for i, _, pg in graph.step(node, g)}
+        for i, p in enumerate(node.parents):
+            if i in passed:
+                grads.setdefault(id(p), []).append(passed[i])
+                text = f"passes {passed[i].shape} {_norm(passed[i])}"
             else:
-                grads.setdefault(id(p), []).append(pg)
-                text = f"passes {pg.shape} {_norm(pg)}"
+                text = "no gradient (does not require grad)"
             if steps <= max_steps:
                 lines.append(f"    -> {show(p):<32} {text}")
     if steps > max_steps:
@@ -194,9 +168,10 @@ def explain(root, gradient=None, max_steps=200, params=None) -> str:
     For a Scalar (or a Tensor on the scalar back end) each step shows a node's gradient, the
     local derivative for each parent (the op's rule at gradient 1) and what it passes on; a
     NumPy-back-end Tensor shows shapes and norms. Unlabelled nodes are numbered ``#k`` as in
-    ``draw``. ``gradient`` seeds a non-scalar output, as in ``backward``. Reads the graph only:
-    works before or after ``backward()`` (for a freed Scalar graph of a custom Function, call
-    ``backward(retain_graph=True)``) and never changes ``.grad``.
+    ``draw``. ``gradient`` seeds a non-scalar output, as in ``backward``. Reads the graph only
+    and never changes ``.grad``: call it before ``backward()``, or after
+    ``backward(retain_graph=True)`` (a backward pass without it releases the graph, and explain
+    then raises a RuntimeError that says so).
 
     >>> a = ad.Scalar(2.0, label="a"); b = ad.Scalar(-3.0, label="b")
     >>> print(viz.explain(a * b))      # step 1: #2 = -6 [*] g = 1; a gets -3, b gets 2
@@ -211,6 +186,7 @@ def explain(root, gradient=None, max_steps=200, params=None) -> str:
     names = _param_names(params)
     if not root.requires_grad:
         raise ValueError("explain: the output does not require grad, so backward has nothing to do")
+    _check_not_freed(root)
     if root.backend == "scalar":
         labels = _scalar_context(root, names)[0]
         return _explain_scalars(root.data.ravel().tolist(), seed.ravel().tolist(), labels, max_steps)

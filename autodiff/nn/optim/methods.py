@@ -39,13 +39,13 @@ class SGD(Optimizer):
         # update call (1 µs of a 165 µs step of bench_mlp's small MLP)
         lr = group["lr"]
         for p in group["params"]:
-            g = p._grad_array()
-            if g is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            if p._backend == "numpy":
-                p.data -= lr * g
+            if p.backend == "numpy":
+                p.data -= lr * grad.data
             else:
-                self._step_param(p, g, group)
+                self._step_param(p, grad.numpy(), group)
 
     def _update(self, w, g, state, group):
         mu, wd, lr = group["momentum"], group["weight_decay"], group["lr"]

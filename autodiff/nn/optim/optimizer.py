@@ -95,16 +95,16 @@ class Optimizer:
     def _step_group(self, group: dict) -> None:
         """Update the parameters of one group that have a gradient."""
         for p in group["params"]:
-            g = p._grad_array()
-            if g is not None:
-                self._step_param(p, g, group)
+            grad = p.grad
+            if grad is not None:
+                self._step_param(p, grad.numpy(), group)
 
     def _step_param(self, p: Tensor, g: np.ndarray, group: dict) -> None:
         """Update one parameter by ``_update`` with its state."""
         st = self.state.get(id(p))
         if st is None:
             st = self.state[id(p)] = {}
-        if p._backend == "numpy":
+        if p.backend == "numpy":
             self._update(p.data, g, st, group)
         else:  # scalar back end: compute on floats, write back
             w = p.numpy()

@@ -1,0 +1,125 @@
+"""The recorded graph, read-only: what the engine walks and does at each node, for tools to read.
+
+``viz`` draws and explains graphs with these functions only, and a user's tool can do the same:
+
+>>> x = ad.Tensor([1.0, 2.0], requires_grad=True); y = (x * x).sum()
+>>> [t.op or "leaf" for t in ad.graph.toposort([y])]          # parents first
+['leaf', 'mul', 'sum']
+>>> ad.graph.step(y, 1.0)                                       # backward's step at y
+[(0, Tensor(..., op='mul'), array([1., 1.]))]
+
+A value is a ``Tensor`` or a ``Scalar``; its ``.op``, ``.parents`` and ``.is_leaf`` say how it was
+made. A backward pass without ``retain_graph`` releases each node as it passes it (its inputs'
+arrays, its edges, what it saved): ``freed`` tells, and ``toposort`` and ``step`` then raise
+a RuntimeError that says to pass ``retain_graph=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autodiff import _backward, scalar as _scalar
+from autodiff._mode import no_grad
+from autodiff.scalar import Scalar
+from autodiff.tensor import Tensor
+
+__all__ = ["toposort", "step", "params", "saved", "scope", "freed"]
+
+
+def _check(value, where):
+    if not isinstance(value, (Tensor, Scalar)):
+        raise TypeError(f"{where}: expected a Tensor or a Scalar, got {type(value).__name__}")
+
+
+def toposort(roots) -> list:
+    """The values backward passes through from ``roots`` (a value or a list of them), every one
+    after its parents: the order backward runs, reversed. For Scalars every node; for Tensors
+    those made by ops (the engine's own order) with the leaves that require grad placed before
+    their first use. Raises RuntimeError when the graph was released by backward."""
+    roots = [roots] if isinstance(roots, (Tensor, Scalar)) else list(roots)
+    for r in roots:
+        _check(r, "toposort")
+    if not roots:
+        return []
+    if isinstance(roots[0], Scalar):
+        return _scalar.toposort(roots)
+    order, seen = [], set()
+    for t in [r for r in roots if r._node is None and r.requires_grad] + _backward.toposort(roots):
+        node = t._node
+        for _, p in () if node is None else node.edges:
+            if p._node is None and id(p) not in seen:
+                seen.add(id(p))
+                order.append(p)
+        if id(t) not in seen:
+            seen.add(id(t))
+            order.append(t)
+    return order
+
+
+def step(value, grad) -> list:
+    """What backward does at ``value`` (made by an op) when its gradient is ``grad``:
+    ``[(i, parent, gradient), ...]`` for each operand ``value.parents[i]`` that requires grad — the
+    op's rules applied and summed back to the parent's shape (first order: arrays for Tensors,
+    floats for Scalars). One Tensor may be two operands (x - x): each gets its own entry. The same
+    function the backward pass runs; it changes nothing."""
+    _check(value, "step")
+    if isinstance(value, Scalar):
+        if value.is_leaf:
+            return []
+        if freed(value):
+            raise RuntimeError(_scalar.FREED_MESSAGE)
+        return _scalar.step(value, float(grad.data if isinstance(grad, Scalar) else grad))
+    node = value._node
+    if node is None:
+        return []
+    if node.edges is None:
+        raise RuntimeError(_backward.FREED)
+    g = np.asarray(grad.numpy() if isinstance(grad, Tensor) else grad)
+    if g.dtype.kind != "f" or g.dtype != value.dtype:
+        g = g.astype(value.dtype)
+    index, k = {}, 0  # argument position -> position among the Tensor operands (value.parents)
+    for i, a in enumerate(node.args):
+        if isinstance(a, Tensor):
+            index[i], k = k, k + 1
+    with no_grad():
+        return [(index[i], p, pg) for i, p, pg, _ in _backward.step(value, node, g, False)]
+
+
+def params(value) -> dict:
+    """The keyword parameters of the op that made ``value`` (an axis, a shape, an index, ...),
+    without the arrays it saved for its rules; {} for a leaf or a released node."""
+    _check(value, "params")
+    if isinstance(value, Scalar):
+        fn = value._fn
+        return dict(fn.params) if fn is not None and fn.params else {}
+    node = value._node
+    if node is None or node.params is None:
+        return {}
+    return {k: v for k, v in node.params.items() if k != "saved"}
+
+
+def saved(value):
+    """What the forward of the op that made ``value`` saved for its rules (``Op(saves=True)``),
+    or None (none, a leaf, or released by backward)."""
+    _check(value, "saved")
+    if isinstance(value, Scalar) or value._node is None or value._node.params is None:
+        return None
+    return value._node.params.get("saved")
+
+
+def scope(value):
+    """The name of the ``nn.Module`` call the Tensor was made in (for ``viz.draw(cluster=True)``),
+    or None (a leaf, a Scalar, or made outside any module)."""
+    _check(value, "scope")
+    if isinstance(value, Scalar) or value._node is None:
+        return None
+    return value._node.scope
+
+
+def freed(value) -> bool:
+    """True when a backward pass without ``retain_graph`` has released the node that made
+    ``value`` (a leaf is never released)."""
+    _check(value, "freed")
+    if isinstance(value, Scalar):
+        return value._seen is _scalar._FREED
+    return value._node is not None and value._node.edges is None
