@@ -25,6 +25,7 @@ from autodiff._mode import _anomaly, _grad_enabled
 __all__ = ["toposort", "step", "backward", "grad", "FREED"]
 
 FREED = _scalar.FREED_MESSAGE
+_new = object.__new__
 
 
 def toposort(roots) -> list:
@@ -75,50 +76,62 @@ def step(t, node: Node, g, create_graph: bool) -> list:
             params = {**params, "saved": None}
     else:
         out, args = t.data, node.raw
-    result = []
+    edges = node.edges
     if op.vjp is None:
         vjps = op.vjps
-        for i, p in node.edges:
+        pgs = []
+        for i, _ in edges:
             rule = vjps[i]
             if rule is None:
                 raise RuntimeError(f"{op.name}: input {i} is not differentiable")
-            pg = rule(g, out, *args, **params) if params else rule(g, out, *args)
-            result.append(_fit(op, i, p, pg, create_graph))
+            pgs.append(rule(g, out, *args, **params) if params else rule(g, out, *args))
     else:
         needs = [False] * len(node.args)
-        for i, _ in node.edges:
+        for i, _ in edges:
             needs[i] = True
         pgs = op.vjp(g, out, *args, needs=tuple(needs), **params)
-        for i, p in node.edges:
-            if pgs[i] is not None:
-                result.append(_fit(op, i, p, pgs[i], create_graph))
+        pgs = [pgs[i] for i, _ in edges]
+    fresh = op.fresh
+    result = []
+    for (i, p), pg in zip(edges, pgs):
+        if pg is None:
+            continue
+        owned = fresh if fresh.__class__ is bool else fresh[i]
+        if create_graph and not isinstance(pg, Tensor):  # a constant array from a recorded rule
+            pg, owned = Tensor._wrap(np.asarray(pg), p._backend), False
+        pdata = p.data  # summed back to the parent's shape and cast to its dtype: arrays the engine owns
+        if pg.shape != pdata.shape:
+            pg, owned = unbroadcast(pg, pdata.shape), True
+        dtype = pdata.dtype
+        if pg.dtype is not dtype and pg.dtype != dtype and dtype.kind != "O":
+            pg, owned = pg.astype(dtype), True
+        result.append((i, p, pg, owned))
     return result
 
 
-def _fit(op, i, p, pg, create_graph):
-    """(i, p, pg, owned) with ``pg`` summed back to p's shape and cast to its dtype."""
-    owned = op.is_fresh(i)
-    if create_graph and not isinstance(pg, Tensor):  # a constant array from a recorded rule
-        pg, owned = Tensor._wrap(np.asarray(pg), p._backend), False
-    pdata = p.data
-    if pg.shape != pdata.shape:
-        pg, owned = unbroadcast(pg, pdata.shape), True
-    if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype and pdata.dtype != object:
-        pg, owned = pg.astype(pdata.dtype), True
-    return i, p, pg, owned
+# One read-only 1 per dtype and shape: the seed of loss.backward() (rules never write into a gradient)
+_ONES: dict = {}
 
 
 def _seed(root, g, create_graph):
     """``(gradient, owned)`` that starts backward at ``root``: an array, or a Tensor (a constant,
     unless the caller's requires grad) under ``create_graph``."""
+    data = root.data
     if g is None:
-        if root.data.size != 1:
+        if data.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for outputs with one element; "
                 f"pass gradient= (an array of shape {root.shape})"
             )
-        g = np.ones(root.shape, dtype=root.dtype)
-        return (Tensor._wrap(g, root._backend) if create_graph else g), True
+        dtype = root.dtype
+        if create_graph:
+            return Tensor._wrap(np.ones(data.shape, dtype=dtype), root._backend), True
+        key = (data.shape, dtype)
+        g = _ONES.get(key)
+        if g is None:
+            g = _ONES[key] = np.ones(data.shape, dtype=dtype)
+            g.flags.writeable = False
+        return g, False
     if isinstance(g, Tensor):
         if g._backend != root._backend:
             raise ValueError(f"backward: gradient is on back end '{g._backend}', output on '{root._backend}'")
@@ -146,7 +159,8 @@ def _deliver(leaf, g, owned, create_graph):
                 g = np.asarray(g)
             elif not owned:
                 g = g.copy()
-            leaf._grad = Tensor._wrap(g, leaf._backend)
+            t = leaf._grad = _new(Tensor)  # (Tensor._wrap, inlined: once per leaf per step)
+            t.data, t._backend, t._grad, t._rg, t._node, t.label = g, leaf._backend, None, False, None, None
         return
     data = grad.data
     if create_graph or grad._rg or data.dtype != g.dtype or not data.flags.writeable:
@@ -162,7 +176,8 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
     if retain_graph is None:
         retain_graph = create_graph
     backend = roots[0]._backend
-    for r in roots:
+    seeded = []
+    for r, g in zip(roots, seeds):
         if r._backend != backend:
             raise ValueError("backward: outputs live on different back ends")
         if not r._rg:
@@ -170,7 +185,7 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
                 "element 0 of tensors does not require grad and does not have a grad_fn: "
                 "no input of this output has requires_grad=True"
             )
-    seeded = [_seed(r, g, create_graph) for r, g in zip(roots, seeds)]
+        seeded.append(_seed(r, g, create_graph))
     order = toposort(roots)  # raises if a node's graph was freed
     if backend == "scalar":
         return _run_scalar(roots, [s for s, _ in seeded], order, retain_graph, create_graph, inputs)
@@ -178,11 +193,16 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
     for r, (s, owned) in zip(roots, seeded):
         node = r._node
         if node is None:  # a leaf is its own output
-            _arrive(r, s, owned, found, create_graph)
+            if found is None:
+                _deliver(r, s, owned, create_graph)
+            else:
+                _capture(found, r, s)
         else:
             node.pending = s if node.pending is None else node.pending + s
     anomaly = _anomaly.get()
-    token = _grad_enabled.set(create_graph)
+    # First-order rules work on arrays and record nothing, whatever the grad mode; under
+    # create_graph they run on Tensors with recording on.
+    token = _grad_enabled.set(True) if create_graph else None
     try:
         while order:
             t = order.pop()  # (the list lets go of each node as it is passed)
@@ -195,18 +215,22 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
                 for _, p, pg, owned in _checked_step(t, node, g, create_graph) if anomaly else step(t, node, g, create_graph):
                     pn = p._node
                     if pn is None:
-                        _arrive(p, pg, owned, found, create_graph)
+                        if found is None:
+                            _deliver(p, pg, owned, create_graph)
+                        else:
+                            _capture(found, p, pg)
                     else:
                         prev = pn.pending
                         pn.pending = pg if prev is None else prev + pg
-            if not retain_graph:
-                node.release()
+            if not retain_graph:  # (Node.release, inlined: it runs once per node)
+                node.args = node.raw = node.edges = node.params = None
     except BaseException:
         for t in order:  # drop the gradients still in flight
             t._node.pending = None
         raise
     finally:
-        _grad_enabled.reset(token)
+        if token is not None:
+            _grad_enabled.reset(token)
     return found
 
 
@@ -225,10 +249,9 @@ def _checked_step(t, node, g, create_graph):
     return result
 
 
-def _arrive(leaf, g, owned, found, create_graph):
-    if found is None:
-        _deliver(leaf, g, owned, create_graph)
-    elif id(leaf) in found:
+def _capture(found, leaf, g):
+    """ad.grad: sum ``g`` into the leaf's entry of ``found`` when it is one of the inputs."""
+    if id(leaf) in found:
         prev = found[id(leaf)]
         found[id(leaf)] = g if prev is None else prev + g
 

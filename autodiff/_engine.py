@@ -94,6 +94,8 @@ class Op:
         self._bound = None
 
     def __call__(self, *args, **params):
+        if args[0].__class__ is Tensor:  # (the usual case first)
+            return apply(self, args, params)
         for a in args:
             if isinstance(a, Tensor):
                 return apply(self, args, params)
@@ -185,31 +187,33 @@ def _scalar_operand(op, backend):
 def apply(op: Op, args: tuple, params: dict):
     """Run ``op`` on ``args`` (Tensors, ndarrays or numbers) and record it when a Tensor input
     requires grad and grad mode is on."""
-    backend = None
-    edges = []  # (position, input) for each input that requires grad
+    backend = edges = None  # edges: (position, input) for each input that requires grad
     raw = []
-    scalars = False
+    keep = raw.append
     i = 0
     for a in args:
-        if isinstance(a, Tensor):
-            if backend is None:
+        if a.__class__ is Tensor or isinstance(a, Tensor):
+            if a._backend is not backend:
+                if backend is not None and a._backend != backend:
+                    raise ValueError(
+                        f"{op.name}: cannot mix back ends '{backend}' and '{a._backend}' in one op; "
+                        f"convert one with .to('{backend}')"
+                    )
                 backend = a._backend
-            elif a._backend != backend:
-                raise ValueError(
-                    f"{op.name}: cannot mix back ends '{backend}' and '{a._backend}' in one op; "
-                    f"convert one with .to('{backend}')"
-                )
             if a._rg:
-                edges.append((i, a))
-            raw.append(a.data)
+                if edges is None:
+                    edges = [(i, a)]
+                else:
+                    edges.append((i, a))
+            keep(a.data)
         else:
-            if isinstance(a, Scalar):
-                scalars = True
-            raw.append(a)
+            keep(a)
         i += 1
-    if scalars and backend != "scalar":
-        raise _scalar_operand(op, backend)
-    rg = edges and _grad_enabled.get()
+    if backend != "scalar" and len(raw) > 1:
+        for a in raw:
+            if isinstance(a, Scalar):
+                raise _scalar_operand(op, backend)
+    rg = edges is not None and _grad_enabled.get()
     saved = None
     try:
         if backend == "numpy":
@@ -232,18 +236,25 @@ def apply(op: Op, args: tuple, params: dict):
         if msg.startswith(f"{op.name}:"):  # the op's own message names it and the shapes
             raise
         raise ValueError(f"{op.name}: {msg} (input shapes {_shape_note(args)})") from None
-    if type(out) is not np.ndarray:  # a NumPy scalar from a full reduction, or a Scalar
+    if out.__class__ is not np.ndarray:  # a NumPy scalar from a full reduction, or a Scalar
         out = np.asarray(out) if backend == "numpy" else _as_array(out, backend)
     t = _new(Tensor)
-    t.data, t._backend, t._grad, t.label = out, backend, None, None
+    t.data = out
+    t._backend = backend
+    t._grad = t.label = None
     if rg:
-        node = _new(Node)
-        node.op, node.args, node.raw, node.edges, node.scope = op, args, raw, edges, _scope.get()
+        node = t._node = _new(Node)
+        node.op = op
+        node.args = args
+        node.raw = raw
+        node.edges = edges
         node.params = {**params, "saved": saved} if op.saves else params
+        node.scope = _scope.get()
         node.seen = node.pending = None
-        t._rg, t._node = True, node
+        t._rg = True
     else:
-        t._rg, t._node = False, None
+        t._rg = False
+        t._node = None
     if _anomaly.get():
         check_finite(out, backend, f"forward of '{op.name}'")
     return t

@@ -290,7 +290,7 @@ class Tensor:
         afterwards unless ``retain_graph``; ``create_graph=True`` records the backward pass so the
         gradients can be differentiated again.
         """
-        _backward.backward(self, gradient, retain_graph, create_graph)
+        _backward.run([self], [gradient], retain_graph, create_graph)
 
     # --- arithmetic ---------------------------------------------------------------------------
     def __add__(self, other):

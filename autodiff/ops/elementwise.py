@@ -130,7 +130,7 @@ sigmoid = Op(  # σ' = σ(1 - σ)
     scalar=_each(lambda s: s.sigmoid()), number=_sigmoid_number,
 )
 relu = Op(  # relu' = [a > 0]  (0 at 0, as in PyTorch)
-    "relu", lambda x: np.maximum(x, 0), (lambda g, out, a: g * (_raw(a) > 0),), fresh=True,
+    "relu", lambda x: np.maximum(x, 0), (lambda g, out, a: g * (a > 0),), fresh=True,
     scalar=_each(lambda s: s.relu()), number=lambda x: 0.0 if x <= 0 else x, symbol="ReLU",  # (nan stays nan)
 )
 leaky_relu_op = Op(  # leaky_relu' = 1 above zero, slope below
