@@ -37,7 +37,6 @@ def _node(data, fn, a, b=None):
     out = _new(Scalar)
     out.data = data
     out.grad = 0.0
-    out.label = ""
     out._seen = None
     if _grad_enabled.get():
         out._fn, out._a, out._b = fn, a, b
@@ -59,7 +58,7 @@ def _lift(x):
         return x
     if x.__class__ is float or isinstance(x, numbers.Real):
         c = _new(Scalar)
-        c.data, c.grad, c.label, c._fn, c._a, c._b, c._seen = float(x), 0.0, "", None, None, None, None
+        c.data, c.grad, c._fn, c._a, c._b, c._seen = float(x), 0.0, None, None, None, None
         return c
     return None
 
@@ -111,17 +110,30 @@ class Scalar:
     # ``_fn`` is the Op that made the node (bound to its parameters: ``x ** 2``). ``_seen`` holds
     # the token of the last graph walk that reached the node (a walk marks nodes instead of
     # keeping a set of ids, so walks of one graph are not run from several threads at once), or
-    # ``_FREED`` once a backward pass without retain_graph has passed it.
-    __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_seen")
+    # ``_FREED`` once a backward pass without retain_graph has passed it. A node made by an op
+    # has no ``_label`` until one is given (one store fewer per node; ``label`` reads "").
+    __slots__ = ("data", "grad", "_label", "_fn", "_a", "_b", "_seen")
 
     def __init__(self, data, label: str = ""):
         if isinstance(data, Scalar) or not isinstance(data, numbers.Real):
             raise TypeError(f"Scalar: data must be a real number, got {type(data).__name__}")
         self.data = float(data)
         self.grad = 0.0
-        self.label = label
+        self._label = label
         self._fn = None
         self._a = self._b = self._seen = None
+
+    @property
+    def label(self) -> str:
+        """A name for drawings and ``explain`` ("" unless given)."""
+        try:
+            return self._label
+        except AttributeError:
+            return ""
+
+    @label.setter
+    def label(self, value):
+        self._label = value
 
     # graph introspection
     @property
@@ -166,7 +178,6 @@ class Scalar:
         out = _new(Scalar)
         out.data = self.data + other.data
         out.grad = 0.0
-        out.label = ""
         out._seen = None
         if _grad_enabled.get():
             out._fn, out._a, out._b = _ADD, self, other
@@ -194,7 +205,6 @@ class Scalar:
         out = _new(Scalar)
         out.data = self.data * other.data
         out.grad = 0.0
-        out.label = ""
         out._seen = None
         if _grad_enabled.get():
             out._fn, out._a, out._b = _MUL, self, other
@@ -325,16 +335,20 @@ def toposort(roots) -> list:
 
 
 def _walk(roots):
-    """``(order, mark)``: the topological order, and the mark left on every node it reached.
+    """``(order, mark, fresh)``: the topological order, the mark left on every node it reached,
+    and whether no inner node holds a gradient yet (the usual first backward of a new graph).
 
-    A node stays on the stack until all its parents are placed; it re-reads its (at most two)
-    parent slots when it comes back to the top instead of keeping an iterator, and places a leaf
-    parent at once.
+    A depth-first walk: a node stays on the stack until its parents are placed, and re-reads its
+    (at most two) parent slots when it comes back to the top instead of keeping an iterator. The
+    second operand is looked at first and, when its own parents are leaves or placed already
+    (a product w * x in a neuron's sum), placed at once with them, so most nodes never go on the
+    stack: the walk is a quarter of a backward pass on an MLP.
     """
     order = []
     append = order.append
     walk = object()  # this walk's mark
     many, freed = _MANY, _FREED
+    fresh = True
     for root in roots:
         seen = root._seen
         if seen is walk:
@@ -367,6 +381,32 @@ def _walk(roots):
                 if pushed:
                     continue
             else:
+                if b is not None:
+                    seen = b._seen
+                    if seen is not walk:
+                        if seen is freed:
+                            raise RuntimeError(FREED_MESSAGE)
+                        b._seen = walk
+                        ba = b._a
+                        if ba is None:
+                            append(b)
+                        else:
+                            bb = b._b
+                            if bb is not many and (ba._a is None or ba._seen is walk) and (
+                                bb is None or bb._a is None or bb._seen is walk
+                            ):  # b's parents are leaves, or placed: place them and b now
+                                if ba._seen is not walk:
+                                    ba._seen = walk
+                                    append(ba)
+                                if bb is not None and bb._seen is not walk:
+                                    bb._seen = walk
+                                    append(bb)
+                                append(b)
+                                if fresh and b.grad:
+                                    fresh = False
+                            else:
+                                push(b)
+                                continue
                 seen = a._seen
                 if seen is not walk:
                     if seen is freed:
@@ -376,19 +416,11 @@ def _walk(roots):
                         push(a)
                         continue
                     append(a)
-                if b is not None:
-                    seen = b._seen
-                    if seen is not walk:
-                        if seen is freed:
-                            raise RuntimeError(FREED_MESSAGE)
-                        b._seen = walk
-                        if b._a is not None:
-                            push(b)
-                            continue
-                        append(b)
             pop()
             append(node)
-    return order, walk
+            if fresh and node.grad:  # (0.0, -0.0 and 0 are false; a Scalar gradient is not)
+                fresh = False
+    return order, walk, fresh
 
 
 # --- one step: the node's rules ----------------------------------------------------------------
@@ -436,15 +468,6 @@ def _is_zero(x):
     return (x.__class__ is float or x.__class__ is int) and x == 0
 
 
-def _fresh(order, capture):
-    """True when no inner node (nor captured node) holds a gradient yet: the usual first backward
-    of a new graph, whose gradients can be summed in ``.grad`` itself."""
-    for node in order:
-        if node._fn is not None and not _is_zero(node.grad):
-            return False
-    return capture is None or all(_is_zero(n.grad) for n in capture)
-
-
 def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=True, capture=None):
     """Backward pass over the Scalar graph from ``roots`` seeded with ``seeds``.
 
@@ -454,8 +477,9 @@ def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=
     """
     if retain_graph is None:
         retain_graph = create_graph
-    order, mark = _walk(roots)  # raises, before any gradient moves, if a node was freed
+    order, mark, fresh = _walk(roots)  # raises, before any gradient moves, if a node was freed
     reached = None if capture is None else [n._seen is mark for n in capture]
+    fresh = fresh and (capture is None or not any(n.grad for n in capture))
     if create_graph:
         seeds = [s if isinstance(s, Scalar) else _lift(float(s)) for s in seeds]
     else:
@@ -463,7 +487,7 @@ def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=
     # The pass sums its gradients in .grad itself. Nodes that hold one already (a second pass,
     # or a pass that must leave .grad alone) have theirs set aside, and given back after.
     kept = None
-    if not accumulate or not _fresh(order, capture):
+    if not accumulate or not fresh:
         kept = [n.grad for n in order]
         for n in order:
             n.grad = 0.0
@@ -484,23 +508,29 @@ def _backprop(order, retain_graph, create_graph, anomaly):
     """The loop: every node, latest first, passes its complete gradient to its parents' .grad.
     First order without anomaly checks, + and * are inlined; everything else goes through
     ``step``. A gradient is added as ``(grad or -0.0) + g``: -0.0 is the exact additive identity,
-    so a first contribution keeps its sign, as on the NumPy back end (where it is assigned)."""
-    add, mul, many, freed = _ADD, _MUL, _MANY, _FREED
+    so a first contribution keeps the sign of its zero, as on the NumPy back end (where it is
+    assigned)."""
     fast = not (create_graph or anomaly)
+    add, mul = (_ADD, _MUL) if fast else (_MANY, _MANY)  # (not inlined otherwise: matches no op)
+    many, freed = _MANY, _FREED
     for node in reversed(order):
         fn = node._fn
-        if fn is None:
-            continue
-        g = node.grad
-        if fast:
+        if fn is add:
+            g = node.grad
             a, b = node._a, node._b
-            if fn is add:
-                a.grad = (a.grad or -0.0) + g
-                b.grad = (b.grad or -0.0) + g
-            elif fn is mul:
-                a.grad = (a.grad or -0.0) + g * b.data
-                b.grad = (b.grad or -0.0) + g * a.data
-            elif b is None:
+            a.grad = (a.grad or -0.0) + g
+            b.grad = (b.grad or -0.0) + g
+        elif fn is mul:
+            g = node.grad
+            a, b = node._a, node._b
+            a.grad = (a.grad or -0.0) + g * b.data
+            b.grad = (b.grad or -0.0) + g * a.data
+        elif fn is None:
+            continue
+        elif fast:
+            g = node.grad
+            a, b = node._a, node._b
+            if b is None:
                 a.grad = (a.grad or -0.0) + _float_grads(fn, g, node.data, (a.data,))[0]
             elif b is not many:
                 ga, gb = _float_grads(fn, g, node.data, (a.data, b.data))
@@ -510,7 +540,7 @@ def _backprop(order, retain_graph, create_graph, anomaly):
                 for p, pg in zip(a, _float_grads(fn, g, node.data, [p.data for p in a])):
                     p.grad = (p.grad or -0.0) + pg
         else:
-            for _, p, pg in step(node, g, create_graph):
+            for _, p, pg in step(node, node.grad, create_graph):
                 if anomaly and not math.isfinite(_val(pg)):
                     raise FloatingPointError(f"backward of '{fn.name}' produced {_val(pg)}")
                 old = p.grad

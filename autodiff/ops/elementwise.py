@@ -103,7 +103,7 @@ pow_const = Op(  # d(a^p) = p a^(p-1); 0 for p == 0, also at a == 0 (as PyTorch)
 
 # --- functions --------------------------------------------------------------------------------
 exp = Op("exp", np.exp, (lambda g, out, a: g * out,), fresh=True, number=math.exp)  # exp' = exp
-log = Op("log", np.log, (lambda g, out, a: g / a,), fresh=True, number=math.log)  # log' = 1/a
+log = Op("log", np.log, (lambda g, out, a: g / a,), fresh=True, number=lambda x: math.log(x))  # log' = 1/a
 sqrt = Op("sqrt", np.sqrt, (lambda g, out, a: g / (2 * out),), fresh=True, number=math.sqrt)  # sqrt' = 1/(2 sqrt a)
 abs = Op(  # abs' = sign a (0 at 0)
     "abs", np.abs, (lambda g, out, a: g * np.sign(_raw(a)),), fresh=True, number=operator.abs
