@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff import scalar as _scalar
+from autodiff import _scalar_backward as _scalar
 from autodiff._engine import Node, check_finite, unbroadcast
 from autodiff._mode import _anomaly, _grad_enabled
 

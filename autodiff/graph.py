@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodiff import _backward, scalar as _scalar
+from autodiff import _backward, _scalar_backward as _scalar
 from autodiff._mode import no_grad
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor

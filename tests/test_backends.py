@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
-from autodiff._engine import Op
+from autodiff import Op
 from autodiff.ops.padding import MODES
 from autodiff.testing import check_backends, finite_floats
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from autodiff._engine import Op
+from autodiff import Op
 
 BOTH = pytest.mark.parametrize("backend", ad.BACKENDS)
 
