@@ -62,13 +62,14 @@ def toposort(roots) -> list:
     return order
 
 
-def step(t, node: Node, g, create_graph: bool) -> list:
+def step(t, node: Node, g, create_graph: bool, edges=None) -> list:
     """One backward step at the recorded Tensor ``t`` (its ``node``) whose gradient is ``g``:
     ``[(position, parent, gradient, owned), ...]`` for the operands that require grad and get a
     gradient (one Tensor may be two operands, x - x), each summed back to the parent's shape and
     dtype. ``owned``: the array is new and held nowhere else (the op declared its rule ``fresh``,
     or this step made it), so a leaf may keep it without a copy. Rules get arrays, or Tensors
-    under ``create_graph`` (the caller turns the grad mode on)."""
+    under ``create_graph`` (the caller turns the grad mode on). ``edges``: the operands to
+    compute a gradient for (default: all that require grad)."""
     op, params = node.op, node.params
     if create_graph:
         out, args = t, node.args
@@ -76,7 +77,8 @@ def step(t, node: Node, g, create_graph: bool) -> list:
             params = {**params, "saved": None}
     else:
         out, args = t.data, node.raw
-    edges = node.edges
+    if edges is None:
+        edges = node.edges
     if op.vjp is None:
         vjps = op.vjps
         pgs = []
@@ -101,7 +103,10 @@ def step(t, node: Node, g, create_graph: bool) -> list:
             pg, owned = Tensor._wrap(np.asarray(pg), p._backend), False
         pdata = p.data  # summed back to the parent's shape and cast to its dtype: arrays the engine owns
         if pg.shape != pdata.shape:
-            pg, owned = unbroadcast(pg, pdata.shape), True
+            try:
+                pg, owned = unbroadcast(pg, pdata.shape), True
+            except ValueError as e:  # a rule that returns a gradient of the wrong shape
+                raise ValueError(f"{op.name}: the rule for input {i} returned {e}") from None
         dtype = pdata.dtype
         if pg.dtype is not dtype and pg.dtype != dtype and dtype.kind != "O":
             pg, owned = pg.astype(dtype), True
@@ -189,7 +194,10 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
     order = toposort(roots)  # raises if a node's graph was freed
     if backend == "scalar":
         return _run_scalar(roots, [s for s, _ in seeded], order, retain_graph, create_graph, inputs)
-    found = None if inputs is None else {id(t): None for t in inputs}
+    found = pruned = None
+    if inputs is not None:
+        found = {id(t): None for t in inputs}
+        order, pruned = _toward(order, found)
     for r, (s, owned) in zip(roots, seeded):
         node = r._node
         if node is None:  # a leaf is its own output
@@ -210,9 +218,12 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
             g = node.pending
             if g is not None:
                 node.pending = None
-                if found is not None and id(t) in found:
-                    found[id(t)] = g
-                for _, p, pg, owned in _checked_step(t, node, g, create_graph) if anomaly else step(t, node, g, create_graph):
+                edges = None
+                if found is not None:
+                    if id(t) in found:
+                        found[id(t)] = g
+                    edges = pruned[id(t)]
+                for _, p, pg, owned in (_checked_step if anomaly else step)(t, node, g, create_graph, edges):
                     pn = p._node
                     if pn is None:
                         if found is None:
@@ -234,12 +245,26 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
     return found
 
 
-def _checked_step(t, node, g, create_graph):
+def _toward(order, found):
+    """The part of ``order`` that leads to the Tensors in ``found`` (ids), and for each node of
+    it the edges that do: ``ad.grad`` computes only those, and leaves the rest of the graph (and
+    its buffers) as it was, as PyTorch does."""
+    needed, kept, edges = set(), [], {}
+    for t in order:  # parents first
+        ok = [(i, p) for i, p in t._node.edges if id(p) in found or id(p) in needed]
+        if ok or id(t) in found:
+            needed.add(id(t))
+            kept.append(t)
+            edges[id(t)] = ok
+    return kept, edges
+
+
+def _checked_step(t, node, g, create_graph, edges=None):
     """``step`` in anomaly mode: a NaN or inf in what it computes raises, naming the op whose
     backward made it (also when it was one of the ops its rule recorded, under create_graph)."""
     what = f"backward of '{node.op.name}'"
     try:
-        result = step(t, node, g, create_graph)
+        result = step(t, node, g, create_graph, edges)
     except FloatingPointError as e:
         if str(e).startswith("forward of"):
             raise FloatingPointError(f"{what} produced {str(e).rsplit(' ', 1)[-1]} (in its rule: {e})") from None
@@ -289,8 +314,8 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
     # a leaf reached only through one is used when one of its Scalars is.
     reached = _reached_exactly(roots)
     anywhere = {id(t) for t in order} | {id(t) for t in leaves} | {id(r) for r in roots}
-    if not retain_graph:
-        for t in order:
+    if not retain_graph:  # (ad.grad releases only what led to its inputs)
+        for t in order if inputs is None else _toward(order, {id(t) for t in inputs})[0]:
             t._node.release()
     found = {}
     start = 0
@@ -310,10 +335,22 @@ def _run_scalar(roots, seeds, order, retain_graph, create_graph, inputs):
         else:
             gt = Tensor(np.array(gs, dtype=np.float64).reshape(t.shape), backend="scalar")
         if inputs is None:
-            t._grad = gt if t._grad is None else _add_grads(t._grad, gt)
+            _accumulate_scalar_grad(t, gt)
         else:
             found[id(t)] = gt
     return found
+
+
+def _accumulate_scalar_grad(t, g):
+    """A scalar-back-end leaf's ``.grad`` plus ``g``: added in place (into its Scalars) as on
+    the NumPy back end, unless one of them is part of a recorded graph."""
+    old = t._grad
+    if old is None:
+        t._grad = g
+    elif old._rg or g._rg:
+        t._grad = old + g
+    else:
+        old.copy_(old.numpy() + g.numpy())
 
 
 # Marks a gradient recorded by create_graph on the scalar back end. Its Scalars carry the real
@@ -353,12 +390,6 @@ def _reached_exactly(roots):
     return seen
 
 
-def _add_grads(a, b):
-    if not (a._rg or b._rg):
-        return Tensor(a.numpy() + b.numpy(), backend="scalar")
-    return a + b
-
-
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     """``tensor.backward(...)``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
     run([tensor], [gradient], retain_graph, create_graph)
@@ -382,7 +413,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, (Tensor, np.ndarray)) and single_out:
         grad_outputs = [grad_outputs]
-    found = run(outputs, list(grad_outputs), retain_graph, create_graph, inputs=inputs)
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(outputs)} outputs and {len(grad_outputs)} grad_outputs (one per output)")
+    found = run(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
     result = []
     for t in inputs:
         g = found.get(id(t))

@@ -280,14 +280,13 @@ def apply(op: Op, args: tuple, params: dict):
 def owned(forward):
     """The scalar-back-end forward of an op that moves values (reshape, indexing, padding, where):
     every output element becomes a node of its own — an input's Scalar, a constant, or an element
-    the forward placed twice becomes a new identity node — so ``ad.grad`` with respect to the
-    output counts, cell by cell, only the paths through it, as on the numpy back end."""
+    the forward placed twice becomes a new identity node (a new constant when nothing is
+    recorded) — so ``ad.grad`` with respect to the output counts, cell by cell, only the paths
+    through it, as on the numpy back end, and writing into one cell changes that cell alone."""
 
     def run(*args, **params):
-        out = forward(*args, **params)
-        if not _grad_enabled.get():
-            return out
-        seen = set()
+        out = forward(*args, **params)  # (unrecorded too: cells shared with the input or each other
+        seen = set()                    # would be one value, written and differentiated as one)
         for a in args:
             if type(a) is np.ndarray and a.dtype == object:
                 seen.update(map(id, a.ravel().tolist()))
@@ -338,6 +337,8 @@ def unbroadcast(grad, shape):
     lead = len(gshape) - len(shape)
     if lead and gshape[lead:] == shape:  # only leading axes added (a bias): one reduction
         return _add_reduce(grad, tuple(range(lead))) if type(grad) is np.ndarray else grad.sum(axis=tuple(range(lead)))
+    if lead < 0 or any(g != s and s != 1 for g, s in zip(gshape[lead:], shape)):
+        raise ValueError(f"a gradient of shape {gshape} cannot be summed back to shape {shape}")
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
     )

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from autodiff._mode import _anomaly
-from autodiff.scalar import _MANY, Scalar, _lift, _val
+from autodiff._mode import _anomaly, _grad_enabled
+from autodiff.scalar import _MANY, NOGRAD, Scalar, _lift, _val
 
 __all__ = ["backprop", "step", "toposort", "FREED_MESSAGE"]
 
@@ -104,7 +104,7 @@ def _walk(roots):
                                     bb._seen = walk
                                     append(bb)
                                 append(b)
-                                if fresh and b.grad:
+                                if fresh and b.grad is not NOGRAD:
                                     fresh = False
                             else:
                                 push(b)
@@ -120,7 +120,7 @@ def _walk(roots):
                     append(a)
             pop()
             append(node)
-            if fresh and node.grad:  # (0.0, -0.0 and 0 are false; a Scalar gradient is not)
+            if fresh and node.grad is not NOGRAD:
                 fresh = False
     return order, walk, fresh
 
@@ -166,10 +166,6 @@ def step(node: Scalar, g, create_graph: bool = False) -> list:
 # --- the backward pass -------------------------------------------------------------------------
 
 
-def _is_zero(x):
-    return (x.__class__ is float or x.__class__ is int) and x == 0
-
-
 def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=True, capture=None):
     """Backward pass over the Scalar graph from ``roots`` seeded with ``seeds``.
 
@@ -181,7 +177,7 @@ def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=
         retain_graph = create_graph
     order, mark, fresh = _walk(roots)  # raises, before any gradient moves, if a node was freed
     reached = None if capture is None else [n._seen is mark for n in capture]
-    fresh = fresh and (capture is None or not any(n.grad for n in capture))
+    fresh = fresh and (capture is None or all(n.grad is NOGRAD for n in capture))
     if create_graph:
         seeds = [s if isinstance(s, Scalar) else _lift(float(s)) for s in seeds]
     else:
@@ -192,64 +188,74 @@ def backprop(roots, seeds, *, retain_graph=None, create_graph=False, accumulate=
     if not accumulate or not fresh:
         kept = [n.grad for n in order]
         for n in order:
-            n.grad = 0.0
+            n.grad = NOGRAD
+    process = order
+    if not accumulate and capture is not None:  # only what leads to the captured nodes runs
+        want, needed, process = {id(n) for n in capture}, set(), []
+        for n in order:  # parents first
+            if id(n) in want or any(id(p) in needed or id(p) in want for p in n.parents):
+                needed.add(id(n))
+                process.append(n)
+    # the rules record under create_graph, also when called inside no_grad (as on Tensors)
+    token = _grad_enabled.set(True) if create_graph else None
     try:
         for r, s in zip(roots, seeds):
-            r.grad = s if _is_zero(r.grad) else r.grad + s
-        _backprop(order, retain_graph, create_graph, _anomaly.get())
+            r.grad = s if r.grad is NOGRAD else r.grad + s
+        _backprop(process, retain_graph, create_graph, _anomaly.get())
         got = None if capture is None else [n.grad if hit else None for n, hit in zip(capture, reached)]
     finally:
+        if token is not None:
+            _grad_enabled.reset(token)
         if kept is not None:
             for n, old in zip(order, kept):
                 new = n.grad
-                n.grad = old if not accumulate else (new if _is_zero(old) else old + new)
+                if not accumulate or new is NOGRAD:
+                    n.grad = old
+                elif old is not NOGRAD:
+                    n.grad = old + new
     return got
 
 
 def _backprop(order, retain_graph, create_graph, anomaly):
     """The loop: every node, latest first, passes its complete gradient to its parents' .grad.
     First order without anomaly checks, + and * are inlined; everything else goes through
-    ``step``. A gradient is added as ``(grad or -0.0) + g``: -0.0 is the exact additive identity,
-    so a first contribution keeps the sign of its zero, as on the NumPy back end (where it is
-    assigned)."""
+    ``step``. A parent's first contribution is taken as it is (``NOGRAD`` tells that none came
+    yet), later ones added: the sums, signs of zero included, are the NumPy back end's."""
     fast = not (create_graph or anomaly)
     add, mul = (_ADD, _MUL) if fast else (_MANY, _MANY)  # (not inlined otherwise: matches no op)
-    many, freed = _MANY, _FREED
+    freed, nog = _FREED, NOGRAD
     for node in reversed(order):
         fn = node._fn
         if fn is add:
             g = node.grad
             a, b = node._a, node._b
-            a.grad = (a.grad or -0.0) + g
-            b.grad = (b.grad or -0.0) + g
+            ag = a.grad
+            a.grad = g if ag is nog else ag + g
+            bg = b.grad
+            b.grad = g if bg is nog else bg + g
         elif fn is mul:
             g = node.grad
             a, b = node._a, node._b
-            a.grad = (a.grad or -0.0) + g * b.data
-            b.grad = (b.grad or -0.0) + g * a.data
+            ag = a.grad
+            a.grad = g * b.data if ag is nog else ag + g * b.data
+            bg = b.grad
+            b.grad = g * a.data if bg is nog else bg + g * a.data
         elif fn is None:
             continue
-        elif fast:
-            g = node.grad
-            a, b = node._a, node._b
-            if b is None:
-                a.grad = (a.grad or -0.0) + _float_grads(fn, g, node.data, (a.data,))[0]
-            elif b is not many:
-                ga, gb = _float_grads(fn, g, node.data, (a.data, b.data))
-                a.grad = (a.grad or -0.0) + ga
-                b.grad = (b.grad or -0.0) + gb
-            else:
-                for p, pg in zip(a, _float_grads(fn, g, node.data, [p.data for p in a])):
-                    p.grad = (p.grad or -0.0) + pg
         else:
-            for _, p, pg in step(node, node.grad, create_graph):
+            if fast:
+                parents = (node._a,) if node._b is None else node.parents
+                pgs = _float_grads(fn, node.grad, node.data, [p.data for p in parents])
+            else:
+                pgs = [pg for _, _, pg in step(node, node.grad, create_graph)]
+                parents = node.parents
+            for p, pg in zip(parents, pgs):
                 if anomaly and not math.isfinite(_val(pg)):
                     raise FloatingPointError(f"backward of '{fn.name}' produced {_val(pg)}")
                 old = p.grad
-                p.grad = pg if _is_zero(old) else old + pg
+                p.grad = pg if old is nog else old + pg
         if not retain_graph:
             node._seen = freed
-
 
 
 # The inlined ops (bound once elementwise.py exists; scalar.py imports this module last)

@@ -47,15 +47,17 @@ class FunctionCtx:
     def saved_tensors(self) -> tuple:
         return self._saved
 
-    def _recorded(self, fwd_out, node, run):
+    def _recorded(self, out_id, node, run):
         """Run ``run()`` (a backward under create_graph) with the forward's output, if it was
         saved, replaced by ``node``, the recorded output: forward ran without recording, so the
         saved output would be a constant and backward's derivative through it would be lost (an
-        exp that saves its result, as in PyTorch's example)."""
+        exp that saves its result, as in PyTorch's example). The output is known by its id
+        (``out_id``, None when it was one of the inputs): the graph must not keep it alive, and
+        a saved one is alive, so no other saved Tensor can have that id."""
         saved = self._saved
-        if not any(t is fwd_out for t in saved):
+        if out_id is None or not any(id(t) == out_id for t in saved):
             return run()
-        self._saved = tuple(node if t is fwd_out else t for t in saved)
+        self._saved = tuple(node if id(t) == out_id else t for t in saved)
         try:
             return run()
         finally:
@@ -89,41 +91,52 @@ class Function:
         if not (any(ctx.needs_input_grad) and _grad_enabled.get()):
             return out
         # (an output that is one of the inputs stays what it is in a saved list)
-        fwd_out = None if any(out is a for a in args) else out
+        out_id = None if any(out is a for a in args) else id(out)
         if out.backend == "scalar":
-            return _scalar_nodes(cls, ctx, args, out, fwd_out)
-        return Op(cls.__name__, lambda *a, **k: out.data, vjp=_function_vjp(cls, ctx, args, fwd_out))(*args)
+            return _scalar_nodes(cls, ctx, args, out, out_id)
+        # The node keeps the context (the saved Tensors) in its params, which backward releases
+        # with the rest of the node; the op holds nothing of this call.
+        ctx._out_id = out_id
+        return Op(cls.__name__, _given, vjp=_function_vjp(cls))(*args, value=out.data, ctx=ctx)
 
 
-def _check_grads(cls, grads, args):
+def _given(*args, value, ctx):
+    """The forward of a Function's node: the value its forward computed already."""
+    return value
+
+
+def _check_grads(cls, grads, shapes):
+    """One gradient per forward argument; ``shapes`` has each argument's shape where it takes a
+    gradient (None elsewhere: that gradient is dropped)."""
     if not isinstance(grads, tuple):
         grads = (grads,)
-    if len(grads) != len(args):
+    if len(grads) != len(shapes):
         raise ValueError(
-            f"{cls.__name__}.backward returned {len(grads)} gradient(s), expected {len(args)} "
+            f"{cls.__name__}.backward returned {len(grads)} gradient(s), expected {len(shapes)} "
             f"(one per forward argument, None for those without)"
         )
     out = []
-    for i, (g, a) in enumerate(zip(grads, args)):
-        if g is None or not isinstance(a, Tensor):
+    for i, (g, want) in enumerate(zip(grads, shapes)):
+        if g is None or want is None:
             out.append(None)
             continue
         shape = tuple(np.shape(g.data if isinstance(g, Tensor) else g))
-        if shape != a.shape:
+        if shape != want:
             raise ValueError(
                 f"{cls.__name__}.backward returned a gradient of shape {shape} for argument {i} "
-                f"of shape {a.shape}"
+                f"of shape {want}"
             )
         out.append(g)
     return out
 
 
-def _function_vjp(cls, ctx, args, fwd_out):
-    def vjp(g, out, *inputs, needs):
+def _function_vjp(cls):
+    def vjp(g, out, *inputs, needs, value, ctx):
+        shapes = [tuple(np.shape(x)) if need else None for x, need in zip(inputs, needs)]
         if isinstance(out, Tensor):  # create_graph (the engine passes the Tensors): backward records
             if not isinstance(g, Tensor):  # (the engine hands Tensors under create_graph)
                 g = as_tensor(np.asarray(g))
-            grads = _check_grads(cls, ctx._recorded(fwd_out, out, lambda: cls.backward(ctx, g)), args)
+            grads = _check_grads(cls, ctx._recorded(ctx._out_id, out, lambda: cls.backward(ctx, g)), shapes)
             return [gr if gr is None or isinstance(gr, Tensor) else Tensor(gr) for gr in grads]
         # A read-only view: the gradient may be shared (add hands one array to both inputs), the
         # caller's (backward(gradient=...)) or a broadcast view, so writing into it would corrupt
@@ -132,7 +145,7 @@ def _function_vjp(cls, ctx, args, fwd_out):
         view.flags.writeable = False
         try:
             with no_grad():
-                grads = _check_grads(cls, cls.backward(ctx, as_tensor(view)), args)
+                grads = _check_grads(cls, cls.backward(ctx, as_tensor(view)), shapes)
         except ValueError as e:
             if "read-only" not in str(e):
                 raise
@@ -146,7 +159,7 @@ def _function_vjp(cls, ctx, args, fwd_out):
     return vjp
 
 
-def _scalar_nodes(cls, ctx, args, out, fwd_out):
+def _scalar_nodes(cls, ctx, args, out, out_id):
     """Each output element a Scalar node over every input Scalar, whose rule runs backward with a
     one-hot output gradient (n backward calls: the scalar back end is for small graphs)."""
     slots = []  # (argument index, flat position) of each input Scalar
@@ -158,6 +171,7 @@ def _scalar_nodes(cls, ctx, args, out, fwd_out):
             prev.extend(flat)
     shape = out.shape
     values = out.numpy().ravel()
+    shapes = [a.shape if isinstance(a, Tensor) else None for a in args]
     res = None  # the recorded output (below), which a backward under create_graph differentiates through
 
     def rule_for(k):
@@ -170,11 +184,11 @@ def _scalar_nodes(cls, ctx, args, out, fwd_out):
             seed[k] = g if isinstance(g, Scalar) else Scalar(g)
             gt = as_tensor(seed.reshape(shape), backend="scalar")
             if graph:
-                grads = ctx._recorded(fwd_out, res, lambda: cls.backward(ctx, gt.requires_grad_()))
+                grads = ctx._recorded(out_id, res, lambda: cls.backward(ctx, gt.requires_grad_()))
             else:
                 with no_grad():
                     grads = cls.backward(ctx, gt)
-            grads = _check_grads(cls, grads, args)
+            grads = _check_grads(cls, grads, shapes)
             result = []
             for i, j in slots:
                 gr = grads[i]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from autodiff import _backward, _scalar_backward as _scalar
+from autodiff._engine import Node
 from autodiff._mode import no_grad
 from autodiff.scalar import Scalar
 from autodiff.tensor import Tensor
@@ -81,8 +82,26 @@ def step(value, grad) -> list:
     for i, a in enumerate(node.args):
         if isinstance(a, Tensor):
             index[i], k = k, k + 1
+    if value.backend == "scalar":  # the Tensor-level step, on the Scalars' values
+        if node.op.forward is None and not node.op.vjps and node.op.vjp is None:
+            raise RuntimeError(
+                "step: this gradient was recorded by create_graph on the scalar back end; its graph is "
+                "the Scalars' (step through value.data's Scalars, or use the NumPy back end)"
+            )
+        value, node = _on_values(value, node)
     with no_grad():
         return [(index[i], p, pg) for i, p, pg, _ in _backward.step(value, node, g, False)]
+
+
+def _on_values(value, node):
+    """A scalar-back-end Tensor and its node with float arrays for object arrays of Scalars, so
+    the Tensor ops' rules compute numbers rather than build Scalar nodes."""
+    floats = Tensor(value.numpy())
+    shadow = Node.__new__(Node)
+    shadow.op, shadow.args, shadow.edges, shadow.params = node.op, node.args, node.edges, node.params
+    shadow.raw = [r.astype(np.float64) if isinstance(r, np.ndarray) and r.dtype == object else r for r in node.raw]
+    shadow.scope, shadow.seen, shadow.pending = node.scope, None, None
+    return floats, shadow
 
 
 def params(value) -> dict:

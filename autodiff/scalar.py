@@ -19,13 +19,17 @@ __all__ = ["Scalar", "record", "copy"]
 _inf = math.inf
 _new = object.__new__
 _MANY = object()  # in ``_b``: the node has more than two parents, all of them in ``_a``
+# The .grad of a node no gradient has reached yet: this very 0.0 object, so that backward can
+# tell it from a gradient that is +0.0 and take a first contribution as it is (its sign of zero
+# too), as the NumPy back end does; later ones are added.
+NOGRAD = 0.0
 
 
 def _node(data, fn, a, b=None):
     """A node made by ``fn`` (an Op) from parents ``a`` (and ``b``); a leaf when grad mode is off."""
     out = _new(Scalar)
     out.data = data
-    out.grad = 0.0
+    out.grad = NOGRAD
     out._seen = None
     if _grad_enabled.get():
         out._fn, out._a, out._b = fn, a, b
@@ -47,7 +51,7 @@ def _lift(x):
         return x
     if x.__class__ is float or isinstance(x, numbers.Real):
         c = _new(Scalar)
-        c.data, c.grad, c._fn, c._a, c._b, c._seen = float(x), 0.0, None, None, None, None
+        c.data, c.grad, c._fn, c._a, c._b, c._seen = float(x), NOGRAD, None, None, None, None
         return c
     return None
 
@@ -107,7 +111,7 @@ class Scalar:
         if isinstance(data, Scalar) or not isinstance(data, numbers.Real):
             raise TypeError(f"Scalar: data must be a real number, got {type(data).__name__}")
         self.data = float(data)
-        self.grad = 0.0
+        self.grad = NOGRAD
         self._label = label
         self._fn = None
         self._a = self._b = self._seen = None
@@ -166,7 +170,7 @@ class Scalar:
                 return NotImplemented
         out = _new(Scalar)
         out.data = self.data + other.data
-        out.grad = 0.0
+        out.grad = NOGRAD
         out._seen = None
         if _grad_enabled.get():
             out._fn, out._a, out._b = _ADD, self, other
@@ -193,7 +197,7 @@ class Scalar:
                 return NotImplemented
         out = _new(Scalar)
         out.data = self.data * other.data
-        out.grad = 0.0
+        out.grad = NOGRAD
         out._seen = None
         if _grad_enabled.get():
             out._fn, out._a, out._b = _MUL, self, other

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from autodiff._mode import default_rng
-from autodiff.scalar import Scalar
+from autodiff.scalar import NOGRAD as _NOGRAD, Scalar
 
 __all__ = [
     "Tensor", "tensor", "as_tensor", "zeros", "ones", "full", "randn", "rand", "arange", "eye",
@@ -156,7 +156,7 @@ class Tensor:
             raise ValueError(f"grad: shape {value.shape} does not match the Tensor's shape {self.shape}")
         if value is None and self._backend == "scalar" and self.data.dtype == object:
             for s in self.data.flat:  # keep the Scalars' own .grad in step with the Tensor's
-                s.grad = 0.0
+                s.grad = _NOGRAD
         self._grad = value
 
     @property
@@ -274,6 +274,8 @@ class Tensor:
         _check_backend(backend)
         if self._node is not None:
             raise RuntimeError("to_: only leaf Tensors can change back end in place")
+        if backend == "scalar" and dtype is not None and np.dtype(dtype) != np.float64:
+            raise ValueError(f"to_: the scalar back end computes in float64, not {np.dtype(dtype)}")
         values = self.numpy() if dtype is None else self.numpy().astype(dtype)
         self.data = _scalars(values) if backend == "scalar" else np.array(values)  # never alias
         self._backend, self._grad = backend, None

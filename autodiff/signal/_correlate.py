@@ -54,7 +54,7 @@ def _shared(x, w, d, osz):
     """A filter without batch axes on float data: NumPy's compiled correlate does the work."""
     if d == 1:
         out = _rows(x, w)
-        return out if out.flags.owndata else np.ascontiguousarray(out)
+        return out if out.flags.owndata and out.flags.writeable else np.array(out)  # (never the strided view)
     out = _rows(x, w[0])[..., : osz[0], :].copy()
     for a in range(1, w.shape[0]):  # a 2-D filter is a sum of 1-D filters, one per filter row
         out += _rows(x, w[a])[..., a : a + osz[0], :]
