@@ -69,14 +69,15 @@ def step(t, node: Node, g, create_graph: bool, edges=None) -> list:
     dtype. ``owned``: the array is new and held nowhere else (the op declared its rule ``fresh``,
     or this step made it), so a leaf may keep it without a copy. Rules get arrays, or Tensors
     under ``create_graph`` (the caller turns the grad mode on). ``edges``: the operands to
-    compute a gradient for (default: all that require grad)."""
+    compute a gradient for (default: all that require grad). ``t`` may be None in a first-order
+    step of an op whose rules do not read ``out`` (``Op(uses_out=False)``)."""
     op, params = node.op, node.params
     if create_graph:
         out, args = t, node.args
         if op.saves:  # arrays are constants to a recorded rule: it computes from the Tensors
             params = {**params, "saved": None}
     else:
-        out, args = t.data, node.raw
+        out, args = (None if t is None else t.data), node.raw
     if edges is None:
         edges = node.edges
     if op.vjp is None:
@@ -223,6 +224,8 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
                     if id(t) in found:
                         found[id(t)] = g
                     edges = pruned[id(t)]
+                if not create_graph and not node.op.uses_out:
+                    t = None  # (its rules do not read the result: let it go before they allocate)
                 for _, p, pg, owned in (_checked_step if anomaly else step)(t, node, g, create_graph, edges):
                     pn = p._node
                     if pn is None:
@@ -233,6 +236,7 @@ def run(roots, seeds, retain_graph, create_graph, inputs=None):
                     else:
                         prev = pn.pending
                         pn.pending = pg if prev is None else prev + pg
+                p = pg = prev = None  # (hold no parent past its step: it may be the next to let go)
             if not retain_graph:  # (Node.release, inlined: it runs once per node)
                 node.args = node.raw = node.edges = node.params = None
     except BaseException:

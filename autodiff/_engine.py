@@ -83,6 +83,9 @@ class Op:
     ``number(*floats, **params)``: the forward on Python floats for a ``Scalar`` node (math's
     functions, say); where it raises, or when not given, the NumPy forward computes the value.
     ``symbol``: the name a Scalar node made by the op shows (micrograd's ``"*"``), if not ``name``.
+    ``uses_out=False`` declares that the first-order rules do not read ``out`` (they get None):
+    backward then lets the result go before they run, so a layer's output is freed as soon as
+    its own step starts (a matmul's, a linear's).
     ``scalar(*object_arrays, **params)`` replaces forward on the scalar back end when NumPy's
     object-array code cannot run the forward on Scalars. ``fresh``: True (or one bool per input)
     when the rules always return new arrays that nothing else holds, so a leaf may keep one as
@@ -93,15 +96,18 @@ class Op:
     rule gets ``saved=None`` under ``create_graph`` and for a call that was not recorded.
     """
 
-    __slots__ = ("name", "forward", "vjps", "vjp", "scalar", "saves", "fresh", "number", "symbol", "params", "_bound")
+    __slots__ = (
+        "name", "forward", "vjps", "vjp", "scalar", "saves", "fresh", "uses_out", "number", "symbol", "params", "_bound",
+    )
 
     def __init__(
-        self, name, forward, vjps=(), *, vjp=None, scalar=None, saves=False, fresh=False, number=None, symbol=None
+        self, name, forward, vjps=(), *, vjp=None, scalar=None, saves=False, fresh=False, uses_out=True, number=None,
+        symbol=None,
     ):
         if saves and scalar is None:
             raise ValueError(f"Op {name}: saves=True needs a scalar forward that returns the result alone")
         self.name, self.forward, self.vjps, self.vjp, self.scalar = name, forward, tuple(vjps), vjp, scalar
-        self.saves, self.fresh = saves, fresh
+        self.saves, self.fresh, self.uses_out = saves, fresh, uses_out
         if forward is None:
             self.number = None
         else:

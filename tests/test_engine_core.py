@@ -616,3 +616,25 @@ def test_retain_graph_keeps_the_activations(tensor_refs):
     assert all(r() is None for r in refs)
     with pytest.raises(RuntimeError, match=r"retain_graph=True"):
         loss.backward()
+
+
+@pytest.mark.parametrize("uses_out", [False, True])
+def test_a_result_its_rules_do_not_read_is_let_go_before_its_own_step(uses_out):
+    # The memory of backward: a layer's output (a Tensor nobody holds) is freed as soon as the
+    # step that made it starts, when its op declares uses_out=False (matmul, linear): the peak of
+    # an MLP's backward is then the NumPy step's. With uses_out=True the rule gets it, alive.
+    seen, refs = [], []
+
+    def rule(g, out, a):
+        seen.append(refs[0]() is None)
+        return g * 3.0
+
+    op = ad.Op("triple", lambda a: a * 3.0, (rule,), uses_out=uses_out)
+
+    def forward():
+        y = op(ad.Tensor(np.ones(4), requires_grad=True) * 1.0)
+        refs.append(weakref.ref(y))
+        return (y * 2.0).sum()
+
+    forward().backward()
+    assert seen == [not uses_out]

@@ -133,7 +133,7 @@ def _ce_rule(g, out, x, target, reduction, saved=None):
     return s * (g / n) if reduction == "mean" else s * g
 
 
-_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar, saves=True, fresh=True)
+_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_rule,), scalar=_ce_scalar, saves=True, fresh=True, uses_out=False)
 
 
 def _class_target(target, shape, where):

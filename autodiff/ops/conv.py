@@ -90,9 +90,9 @@ def _corr_weight_vjp(grad, out, x, gy, needs, stride, dilation, ksize):
     ]
 
 
-_corr = Op("conv", _corr_forward, vjp=_corr_vjp, fresh=True)
-_corr_input = Op("conv_transpose", _corr_input_forward, vjp=_corr_input_vjp, fresh=True)
-_corr_weight = Op("conv_weight_grad", _corr_weight_forward, vjp=_corr_weight_vjp, fresh=True)
+_corr = Op("conv", _corr_forward, vjp=_corr_vjp, fresh=True, uses_out=False)
+_corr_input = Op("conv_transpose", _corr_input_forward, vjp=_corr_input_vjp, fresh=True, uses_out=False)
+_corr_weight = Op("conv_weight_grad", _corr_weight_forward, vjp=_corr_weight_vjp, fresh=True, uses_out=False)
 
 
 def _padding(padding, ksize, stride, dilation, where):

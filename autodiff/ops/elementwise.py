@@ -58,18 +58,18 @@ def _obj(x):
 
 
 # --- arithmetic -------------------------------------------------------------------------------
-add = Op("add", np.add, (lambda g, out, a, b: g, lambda g, out, a, b: g), number=operator.add, symbol="+")  # d(a+b) = da + db
+add = Op("add", np.add, (lambda g, out, a, b: g, lambda g, out, a, b: g), number=operator.add, symbol="+", uses_out=False)  # d(a+b) = da + db
 sub = Op(  # d(a-b) = da - db
-    "sub", np.subtract, (lambda g, out, a, b: g, lambda g, out, a, b: -g), fresh=(False, True), number=operator.sub, symbol="-"
+    "sub", np.subtract, (lambda g, out, a, b: g, lambda g, out, a, b: -g), fresh=(False, True), number=operator.sub, symbol="-", uses_out=False
 )
 mul = Op(  # d(ab) = b da + a db
-    "mul", np.multiply, (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a), fresh=True, number=operator.mul, symbol="*"
+    "mul", np.multiply, (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a), fresh=True, number=operator.mul, symbol="*", uses_out=False
 )
 div = Op(  # d(a/b) = da/b - (a/b) db/b
     "div", np.true_divide, (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b), fresh=True,
     number=operator.truediv, symbol="/",
 )
-neg = Op("neg", np.negative, (lambda g, out, a: -g,), fresh=True, number=operator.neg)
+neg = Op("neg", np.negative, (lambda g, out, a: -g,), fresh=True, number=operator.neg, uses_out=False)
 
 
 def _pow_exponent_rule(g, out, a, b):
@@ -131,7 +131,7 @@ sigmoid = Op(  # σ' = σ(1 - σ)
 )
 relu = Op(  # relu' = [a > 0]  (0 at 0, as in PyTorch)
     "relu", lambda x: np.maximum(x, 0), (lambda g, out, a: g * (a > 0),), fresh=True,
-    scalar=_each(lambda s: s.relu()), number=lambda x: 0.0 if x <= 0 else x, symbol="ReLU",  # (nan stays nan)
+    scalar=_each(lambda s: s.relu()), number=lambda x: 0.0 if x <= 0 else x, symbol="ReLU", uses_out=False,  # (nan stays nan)
 )
 leaky_relu_op = Op(  # leaky_relu' = 1 above zero, slope below
     "leaky_relu",

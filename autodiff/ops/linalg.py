@@ -68,7 +68,7 @@ def _matmul_scalar(a, b):
     return out
 
 
-matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b), scalar=_matmul_scalar, fresh=True)
+matmul = Op("matmul", _matmul_forward, (_grad_a, _grad_b), scalar=_matmul_scalar, fresh=True, uses_out=False)
 
 
 # --- linear: x @ W + b as one node (PyTorch's addmm) -------------------------------------------
@@ -109,6 +109,7 @@ _linear = Op(  # dx = G W^T, dW = X^T G, db = G (the engine sums it over the bat
     (lambda g, out, x, w, b: g @ w.T, _linear_grad_w, lambda g, out, x, w, b: g),
     scalar=_linear_scalar,
     fresh=(True, True, False),  # (the bias's is the incoming gradient, summed by the engine when batched)
+    uses_out=False,
 )
 
 
